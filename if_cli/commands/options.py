@@ -1,0 +1,264 @@
+"""Option definitions shared by every command that runs the cascade.
+
+Commands declare their parameters with these aliases so that names, help texts and
+choices are written once (``generate`` today; ``img2img`` and ``upscale`` reuse them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from if_cli.engine import request as req
+from if_cli.engine.request import (
+    DEFAULT_STAGE_1_MODEL,
+    DEFAULT_STAGE_2_MODEL,
+    DEFAULT_STAGE_3_MODEL,
+    Placement,
+    StageOptions,
+    default_stage_1,
+    default_stage_2,
+    default_stage_3,
+)
+from if_cli.engine.schedules import SCHEDULE_NAMES
+from if_cli.output.naming import TEMPLATE_FIELDS
+
+PROMPT_PANEL = "Prompt and seed"
+STAGES_PANEL = "Stages"
+MODELS_PANEL = "Models"
+PLACEMENT_PANEL = "Device and memory"
+OUTPUT_PANEL = "Output"
+
+_STEPS_HELP = "Denoising steps: a count, or a fast schedule (" + ", ".join(SCHEDULE_NAMES) + ")."
+
+NegativePrompt = Annotated[
+    str | None,
+    typer.Option(
+        "--negative-prompt",
+        "-n",
+        help="What the image should not show.",
+        rich_help_panel=PROMPT_PANEL,
+    ),
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        "-s",
+        help="Seed of the first image; image i uses seed + i. "
+        "Random when not given (it is recorded in the sidecar).",
+        rich_help_panel=PROMPT_PANEL,
+    ),
+]
+NumImages = Annotated[
+    int, typer.Option("--num-images", help="Images to make.", rich_help_panel=PROMPT_PANEL)
+]
+LastStage = Annotated[
+    int,
+    typer.Option(
+        "--stages",
+        help="Run stages 1 to N: 1 → 64 px, 2 → 256 px, 3 → 1024 px.",
+        rich_help_panel=STAGES_PANEL,
+    ),
+]
+BatchSize = Annotated[
+    int,
+    typer.Option(
+        "--batch-size",
+        help="Images per denoising batch. 1 keeps every image "
+        "bit-identical to making it alone; more is faster on a GPU.",
+        rich_help_panel=STAGES_PANEL,
+    ),
+]
+Stage1Steps = Annotated[
+    str,
+    typer.Option(
+        "--steps", "--stage-1-steps", help="Stage I " + _STEPS_HELP, rich_help_panel=STAGES_PANEL
+    ),
+]
+Stage1Guidance = Annotated[
+    float,
+    typer.Option(
+        "--guidance-scale",
+        "--stage-1-guidance-scale",
+        help="Stage I classifier-free guidance scale.",
+        rich_help_panel=STAGES_PANEL,
+    ),
+]
+Stage2Steps = Annotated[
+    str,
+    typer.Option("--stage-2-steps", help="Stage II " + _STEPS_HELP, rich_help_panel=STAGES_PANEL),
+]
+Stage2Guidance = Annotated[
+    float,
+    typer.Option(
+        "--stage-2-guidance-scale", help="Stage II guidance scale.", rich_help_panel=STAGES_PANEL
+    ),
+]
+Stage2NoiseLevel = Annotated[
+    int,
+    typer.Option(
+        "--stage-2-noise-level",
+        "--noise-level",
+        help="Noise added to the 64 px image before stage II (0–999).",
+        rich_help_panel=STAGES_PANEL,
+    ),
+]
+Stage3Steps = Annotated[
+    str,
+    typer.Option(
+        "--stage-3-steps", help="Stage III denoising steps (a count).", rich_help_panel=STAGES_PANEL
+    ),
+]
+Stage3Guidance = Annotated[
+    float,
+    typer.Option(
+        "--stage-3-guidance-scale", help="Stage III guidance scale.", rich_help_panel=STAGES_PANEL
+    ),
+]
+Stage3NoiseLevel = Annotated[
+    int,
+    typer.Option(
+        "--stage-3-noise-level",
+        help="Noise added to the 256 px image before stage III (0–350).",
+        rich_help_panel=STAGES_PANEL,
+    ),
+]
+Stage1Model = Annotated[
+    str,
+    typer.Option(
+        "--stage-1-model",
+        help="Stage I (and T5 text encoder) model: a hub id "
+        "in the Hugging Face cache or a local folder.",
+        rich_help_panel=MODELS_PANEL,
+    ),
+]
+Stage2Model = Annotated[
+    str,
+    typer.Option(
+        "--stage-2-model", help="Stage II model: hub id or folder.", rich_help_panel=MODELS_PANEL
+    ),
+]
+Stage3Model = Annotated[
+    str,
+    typer.Option(
+        "--stage-3-model",
+        help="Stage III (x4 upscaler) model: hub id or folder.",
+        rich_help_panel=MODELS_PANEL,
+    ),
+]
+Device = Annotated[
+    req.Device,
+    typer.Option(
+        "--device",
+        help="Where to run; auto prefers CUDA, then MPS, then the CPU.",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+DType = Annotated[
+    req.DType,
+    typer.Option(
+        "--dtype",
+        help="Compute precision; auto is fp16 on CUDA, fp32 elsewhere.",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+Offload = Annotated[
+    req.Offload,
+    typer.Option(
+        "--offload",
+        help="What stays on the device: none (all resident), unload (free each "
+        "stage after use), model / sequential (accelerate CPU offload); auto "
+        "picks the fastest that fits free memory.",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+Variant = Annotated[
+    req.Variant,
+    typer.Option(
+        "--variant",
+        help="Which weight files to load; auto takes fp16 files for fp16/bf16 "
+        "and full-precision files for fp32, falling back to what is there.",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+OutDir = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Folder for the images (created if missing).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+NameTemplate = Annotated[
+    str,
+    typer.Option(
+        "--name",
+        help="File name template; fields: "
+        + ", ".join(f"{{{f}}}" for f in TEMPLATE_FIELDS)
+        + ". An existing file is never overwritten: -2, -3 … is added.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+KeepIntermediates = Annotated[
+    bool,
+    typer.Option(
+        "--keep-intermediates",
+        help="Also save the 64 px and 256 px images.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+Watermark = Annotated[
+    bool,
+    typer.Option(
+        "--watermark/--no-watermark",
+        help="Stamp IF's watermark on the final image, as the reference pipelines do.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print the plan (models, sizes, what is resident "
+        "when, peak memory) and exit without loading any weights.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress on stderr (warnings still show).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+
+DEFAULTS_1 = default_stage_1()
+DEFAULTS_2 = default_stage_2()
+DEFAULTS_3 = default_stage_3()
+DEFAULT_MODELS = (DEFAULT_STAGE_1_MODEL, DEFAULT_STAGE_2_MODEL, DEFAULT_STAGE_3_MODEL)
+
+
+def parse_steps(value: str) -> int | str:
+    """``"50"`` → 50; a schedule name stays a name (validated with the request)."""
+    text = value.strip()
+    return int(text) if text.lstrip("+-").isdigit() else text
+
+
+def stage_options(
+    model: str, steps: str, guidance: float, noise: int | None = None
+) -> StageOptions:
+    return StageOptions(
+        model=model, steps=parse_steps(steps), guidance_scale=guidance, noise_level=noise
+    )
+
+
+def placement(
+    device: req.Device, dtype: req.DType, offload: req.Offload, variant: req.Variant
+) -> Placement:
+    return Placement(device=device, dtype=dtype, offload=offload, variant=variant)

@@ -1,0 +1,410 @@
+"""The IF cascade, step by step: text → 64 px → 256 px → 1024 px.
+
+1. Check the request and find every model's files (no weights loaded).
+2. Plan device, dtype and what stays resident.
+3. Encode each prompt once with T5; free the encoder unless everything stays resident.
+4. Stage I for all images (batch by batch), then stage II, then stage III: each model is
+   loaded once and each image keeps its own generator, so image ``i`` gets the same
+   pixels whether it is made alone or with others (at ``batch_size=1``).
+
+The math is diffusers': IFPipeline, IFSuperResolutionPipeline and
+StableDiffusionUpscalePipeline are called exactly as in the reference recipe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from if_cli.engine import loading
+from if_cli.engine.events import (
+    STAGE_LABELS,
+    ProgressCallback,
+    ProgressEvent,
+    StageKey,
+    ignore_progress,
+)
+from if_cli.engine.memory import (
+    Plan,
+    StageFootprint,
+    free_memory_bytes,
+    make_plan,
+    measure_stage,
+    preferred_variant,
+    resolve_device,
+    resolve_dtype,
+)
+from if_cli.engine.models import (
+    ModelSource,
+    check_folders,
+    choose_variant,
+    pipeline_class,
+    resolve_model,
+)
+from if_cli.engine.request import GenerationRequest
+from if_cli.engine.result import GeneratedImage, GenerationResult, StageTiming
+from if_cli.engine.schedules import steps_and_timesteps
+from if_cli.errors import IFCliError, InterruptedByUser, ModelNotFoundError, OutOfMemoryError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL.Image import Image
+
+log = logging.getLogger("if_cli")
+
+T5_MAX_TOKENS = 77
+ImageCallback = Callable[[GenerationResult, GeneratedImage], None]
+"""Called with the result so far (timings up to now) and each image as it is finished."""
+
+
+@dataclass(frozen=True)
+class _StageSpec:
+    """What each phase loads: from which stage's model, which components, which class."""
+
+    key: StageKey
+    model_stage: int
+    components: tuple[str, ...]
+    folders: tuple[str, ...]
+    pipeline_class: str
+
+
+_SPECS = (
+    _StageSpec("text", 1, ("text_encoder",), ("tokenizer",), "IFPipeline"),
+    _StageSpec("stage_1", 1, ("unet",), ("scheduler",), "IFPipeline"),
+    _StageSpec(
+        "stage_2",
+        2,
+        ("unet",),
+        ("scheduler", "image_noising_scheduler"),
+        "IFSuperResolutionPipeline",
+    ),
+    _StageSpec(
+        "stage_3",
+        3,
+        ("unet", "vae", "text_encoder"),
+        ("tokenizer", "scheduler", "low_res_scheduler"),
+        "StableDiffusionUpscalePipeline",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A validated, seeded request with its models found and its placement planned."""
+
+    request: GenerationRequest
+    plan: Plan
+    sources: dict[int, ModelSource]
+
+    def footprint(self, key: StageKey) -> StageFootprint:
+        return next(s for s in self.plan.stages if s.key == key)
+
+
+@dataclass
+class _Work:
+    """State that flows through the cascade for one request."""
+
+    prepared: PreparedRequest
+    generators: list[Any]
+    embeds: list[tuple[Any, Any]] = field(default_factory=list)
+    images: list[Any] = field(default_factory=list)
+    intermediates: list[dict[int, Image]] = field(default_factory=list)
+    timings: dict[str, StageTiming] = field(default_factory=dict)
+    finished: list[GeneratedImage] = field(default_factory=list)
+    running: tuple[str, float] | None = None  # (stage key, perf_counter when it started)
+
+    def result(self) -> GenerationResult:
+        """The result so far; a stage still running is timed up to now."""
+        timings = {key: StageTiming(t.load_s, t.run_s) for key, t in self.timings.items()}
+        if self.running is not None:
+            key, since = self.running
+            timings[key].run_s += time.perf_counter() - since
+        prepared = self.prepared
+        return GenerationResult(
+            request=prepared.request,
+            plan=prepared.plan,
+            models={f"stage_{n}": source for n, source in prepared.sources.items()},
+            images=list(self.finished),
+            timings=timings,
+        )
+
+
+class Engine:
+    """Runs generation requests; keeps stages loaded between requests when the plan allows.
+
+    Usable as a plain Python API::
+
+        with Engine() as engine:
+            result = engine.generate(GenerationRequest(prompts=("a corgi",), seed=7))
+    """
+
+    def __init__(self, on_progress: ProgressCallback | None = None) -> None:
+        self._report = on_progress or ignore_progress
+        self._resident: dict[tuple[Any, ...], Any] = {}
+        self._watermarkers: dict[str, Any] = {}
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free every pipeline this engine keeps loaded."""
+        device = "cpu"
+        for key in list(self._resident):
+            device = key[-1]
+            loading.free(self._resident.pop(key), device)
+        self._watermarkers.clear()
+
+    # 1–2. Check, find models, plan: nothing here reads weights.
+    def prepare(self, request: GenerationRequest) -> PreparedRequest:
+        request.validate()
+        request = request.with_seed()
+        sources = {
+            stage: resolve_model(request.stage_options(stage).model)
+            for stage in range(1, request.last_stage + 1)
+        }
+        device = resolve_device(request.placement.device)
+        dtype = resolve_dtype(request.placement.dtype, device)
+        wanted = preferred_variant(request.placement.variant, dtype)
+        footprints = []
+        for spec in _SPECS[: request.last_stage + 1]:
+            source = sources[spec.model_stage]
+            _check_pipeline_class(source, spec)
+            check_folders(source, spec.folders)
+            variant = choose_variant(source, list(spec.components), wanted)
+            footprints.append(
+                measure_stage(
+                    spec.key, STAGE_LABELS[spec.key], source, spec.components, variant, dtype
+                )
+            )
+        plan = make_plan(
+            request.placement,
+            device,
+            dtype,
+            tuple(footprints),
+            request.batch_size,
+            request.last_stage,
+            free_memory_bytes(device),
+        )
+        return PreparedRequest(request=request, plan=plan, sources=sources)
+
+    def generate(
+        self, request: GenerationRequest | PreparedRequest, on_image: ImageCallback | None = None
+    ) -> GenerationResult:
+        """Run the cascade; ``on_image`` gets each image as soon as it is finished."""
+        prepared = request if isinstance(request, PreparedRequest) else self.prepare(request)
+        import torch
+
+        seeds = prepared.request.image_seeds()
+        work = _Work(
+            prepared=prepared,
+            generators=[torch.Generator().manual_seed(seed) for seed in seeds],
+            intermediates=[{} for _ in seeds],
+        )
+        try:
+            with _translate_failures(prepared.plan), warnings.catch_warnings():
+                # Stage II hands stage III a [-1, 1] tensor exactly as the reference recipe
+                # does; diffusers' deprecation notice about that is not the user's concern.
+                warnings.filterwarnings("ignore", message="Passing `image` as torch tensor")
+                self._encode(work)
+                for stage in range(1, prepared.request.last_stage + 1):
+                    self._run_stage(work, stage, on_image)
+        except IFCliError:
+            self.close()
+            raise
+        return work.result()
+
+    # 3. T5: each distinct prompt once; embeddings feed stages I and II.
+    def _encode(self, work: _Work) -> None:
+        request = work.prepared.request
+        with self._stage(work, "text") as pipe:
+            unique = list(dict.fromkeys(request.prompts))
+            self._report(ProgressEvent("text", "run", 0, len(unique)))
+            by_prompt = {}
+            for done, prompt in enumerate(unique, start=1):
+                _warn_if_truncated(pipe.tokenizer, prompt)
+                by_prompt[prompt] = pipe.encode_prompt(
+                    prompt,
+                    do_classifier_free_guidance=True,
+                    num_images_per_prompt=1,
+                    device=work.prepared.plan.device,
+                    negative_prompt=request.negative_prompt,
+                    clean_caption=False,
+                )
+                self._report(ProgressEvent("text", "run", done, len(unique)))
+        work.embeds = [by_prompt[prompt] for prompt in _image_prompts(request)]
+
+    # 4. One stage for every image, batch by batch.
+    def _run_stage(self, work: _Work, stage: int, on_image: ImageCallback | None) -> None:
+        import torch
+
+        request = work.prepared.request
+        key: StageKey = f"stage_{stage}"  # type: ignore[assignment]
+        options = request.stage_options(stage)
+        final = stage == request.last_stage
+        steps, timesteps = steps_and_timesteps(options.steps)
+        count = request.total_images
+        batches = [
+            range(i, min(i + request.batch_size, count))
+            for i in range(0, count, request.batch_size)
+        ]
+        prompts = _image_prompts(request)
+        seeds = request.image_seeds()
+        watermarker = self._watermarker(work.prepared) if request.watermark else None
+        outputs: list[Any] = []
+        with self._stage(work, key) as pipe:
+            total = steps * len(batches)
+            self._report(ProgressEvent(key, "run", 0, total))
+            for number, batch in enumerate(batches):
+                callback = self._step_reporter(key, number * steps, total)
+                kwargs: dict[str, Any] = {
+                    "generator": [work.generators[i] for i in batch],
+                    "num_inference_steps": steps,
+                    "guidance_scale": options.guidance_scale,
+                    "output_type": "pil" if final else "pt",
+                    "callback": callback,
+                    "callback_steps": 1,
+                }
+                if stage == 3:
+                    kwargs["prompt"] = [prompts[i] for i in batch]
+                    if request.negative_prompt is not None:
+                        kwargs["negative_prompt"] = [request.negative_prompt] * len(batch)
+                else:
+                    kwargs["timesteps"] = timesteps
+                    kwargs["prompt_embeds"] = torch.cat([work.embeds[i][0] for i in batch])
+                    kwargs["negative_prompt_embeds"] = torch.cat([work.embeds[i][1] for i in batch])
+                if stage > 1:
+                    kwargs["image"] = torch.cat([work.images[i] for i in batch])
+                    kwargs["noise_level"] = options.noise_level
+                pipe.watermarker = watermarker if final else None
+                images = pipe(**kwargs).images
+                if not final:
+                    outputs.extend(images.split(1))
+                    if request.keep_intermediates:
+                        for i, pil in zip(batch, _to_pil(pipe, images, watermarker), strict=True):
+                            work.intermediates[i][stage] = pil
+                    continue
+                for i, pil in zip(batch, images, strict=True):
+                    done = GeneratedImage(i, prompts[i], seeds[i], pil, work.intermediates[i])
+                    work.finished.append(done)
+                    if on_image is not None:
+                        on_image(work.result(), done)
+            pipe.watermarker = None
+        work.images = outputs
+
+    def _step_reporter(self, key: StageKey, offset: int, total: int) -> Callable[..., None]:
+        def report(step: int, _timestep: Any, _latents: Any) -> None:
+            self._report(ProgressEvent(key, "run", offset + step + 1, total))
+
+        return report
+
+    @contextmanager
+    def _stage(self, work: _Work, key: StageKey) -> Iterator[Any]:
+        """Load (or reuse) a phase's pipeline, time it, and free it afterwards unless resident."""
+        plan = work.prepared.plan
+        footprint = work.prepared.footprint(key)
+        timing = work.timings.setdefault(key, StageTiming())
+        cache_key = (
+            key,
+            str(footprint.source.path),
+            footprint.variant,
+            plan.dtype,
+            plan.offload,
+            plan.device,
+        )
+        pipe = self._resident.get(cache_key)
+        started = time.perf_counter()
+        if pipe is None:
+            self._report(ProgressEvent(key, "load", 0, 1, footprint.source.describe()))
+            pipe = loading.place(loading.load_stage(footprint, plan.dtype), plan)
+            if plan.keeps_stages_loaded:
+                self._resident[cache_key] = pipe
+        loaded = time.perf_counter()
+        timing.load_s += loaded - started
+        work.running = (key, loaded)
+        try:
+            yield pipe
+        finally:
+            work.running = None
+            timing.run_s += time.perf_counter() - loaded
+            if not plan.keeps_stages_loaded:
+                loading.free(pipe, plan.device)
+                del pipe
+        self._report(ProgressEvent(key, "done", 1, 1))
+
+    def _watermarker(self, prepared: PreparedRequest) -> Any | None:
+        source = prepared.sources[1]
+        key = str(source.path)
+        if key not in self._watermarkers:
+            self._watermarkers[key] = loading.load_watermarker(source)
+        return self._watermarkers[key]
+
+
+def _image_prompts(request: GenerationRequest) -> list[str]:
+    """The prompt of each image, in image order (all images of a prompt together)."""
+    return [prompt for prompt in request.prompts for _ in range(request.num_images)]
+
+
+def _check_pipeline_class(source: ModelSource, spec: _StageSpec) -> None:
+    found = pipeline_class(source)
+    if found != spec.pipeline_class:
+        stage = spec.model_stage
+        raise ModelNotFoundError(
+            f"{source.describe()} is a {found}, not a stage {stage} model ({spec.pipeline_class})",
+            hint=f"check --stage-{stage}-model",
+        )
+
+
+def _warn_if_truncated(tokenizer: Any, prompt: str) -> None:
+    ids = tokenizer(prompt, add_special_tokens=True).input_ids
+    if len(ids) > T5_MAX_TOKENS:
+        kept = tokenizer.decode(ids[: T5_MAX_TOKENS - 1], skip_special_tokens=True)
+        log.warning(
+            "the prompt is %d T5 tokens; only the first %d are read, so it is cut after: %r",
+            len(ids),
+            T5_MAX_TOKENS,
+            kept[-40:],
+        )
+
+
+def _to_pil(pipe: Any, images: torch.Tensor, watermarker: Any | None) -> list[Image]:
+    """Convert a stage's ``pt`` output as the pipeline's own ``pil`` path does."""
+    array = (images / 2 + 0.5).clamp(0, 1).cpu().permute(0, 2, 3, 1).float().numpy()
+    pils = pipe.numpy_to_pil(array)
+    if watermarker is not None:
+        pils = watermarker.apply_watermark(pils, pipe.unet.config.sample_size)
+    return pils
+
+
+def _oom_hint(plan: Plan) -> str:
+    better = {
+        "none": "--offload unload (free each stage after use) or --offload model",
+        "unload": "--offload model",
+        "model": "--offload sequential (slow, but needs little memory)",
+        "sequential": "fewer images per batch or a smaller stage-I model (IF-I-L, IF-I-M)",
+    }[plan.offload]
+    return f"it ran with --offload {plan.offload}; try {better}, and --batch-size 1"
+
+
+@contextmanager
+def _translate_failures(plan: Plan) -> Iterator[None]:
+    """Turn device OOM and Ctrl-C into if-cli errors; free what was loaded first."""
+    import torch
+
+    try:
+        yield
+    except torch.OutOfMemoryError as exc:
+        raise OutOfMemoryError(f"{plan.device} ran out of memory", hint=_oom_hint(plan)) from exc
+    except RuntimeError as exc:
+        if "out of memory" not in str(exc).lower():
+            raise
+        raise OutOfMemoryError(f"{plan.device} ran out of memory", hint=_oom_hint(plan)) from exc
+    except KeyboardInterrupt as exc:
+        raise InterruptedByUser("interrupted; finished images were kept") from exc

@@ -1,0 +1,139 @@
+"""Load each stage's diffusers pipeline lazily, place it on the device, and free it.
+
+Every load goes through ``from_pretrained`` with ``use_safetensors=True`` (pickles are
+never read) and the components a stage does not need passed as ``None``. The IF safety
+checker is never loaded: diffusers' class cannot load under transformers 5, and if-cli
+documents that it does not filter images (see README, "Safety checker and watermark").
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import TYPE_CHECKING, Any
+
+from if_cli.engine.memory import Plan, StageFootprint
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+    from if_cli.engine.models import ModelSource
+
+log = logging.getLogger("if_cli")
+
+_SKIP_IF_EXTRAS = {"safety_checker": None, "feature_extractor": None, "watermarker": None}
+TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+
+
+def quiet_libraries() -> None:
+    """The engine never prints: silence diffusers' and transformers' bars and notices.
+
+    Called before the pipelines are imported, since importing them already logs notices.
+    """
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    return getattr(torch, TORCH_DTYPES[name])
+
+
+def _from_pretrained(cls: Any, footprint: StageFootprint, dtype: str, **components: Any) -> Any:
+    pipe = cls.from_pretrained(
+        footprint.source.path,
+        variant=footprint.variant,
+        dtype=torch_dtype(dtype),
+        use_safetensors=True,
+        **components,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def load_stage(footprint: StageFootprint, dtype: str) -> DiffusionPipeline:
+    """Load the pipeline of one cascade phase with only the parts that phase uses."""
+    quiet_libraries()
+    from diffusers import IFPipeline, IFSuperResolutionPipeline, StableDiffusionUpscalePipeline
+
+    if footprint.key == "text":
+        return _from_pretrained(
+            IFPipeline,
+            footprint,
+            dtype,
+            unet=None,
+            requires_safety_checker=False,
+            **_SKIP_IF_EXTRAS,
+        )
+    if footprint.key == "stage_1":
+        return _from_pretrained(
+            IFPipeline,
+            footprint,
+            dtype,
+            text_encoder=None,
+            tokenizer=None,
+            requires_safety_checker=False,
+            **_SKIP_IF_EXTRAS,
+        )
+    if footprint.key == "stage_2":
+        return _from_pretrained(
+            IFSuperResolutionPipeline,
+            footprint,
+            dtype,
+            text_encoder=None,
+            tokenizer=None,
+            requires_safety_checker=False,
+            **_SKIP_IF_EXTRAS,
+        )
+    return _from_pretrained(
+        StableDiffusionUpscalePipeline,
+        footprint,
+        dtype,
+        safety_checker=None,
+        feature_extractor=None,
+        watermarker=None,
+    )
+
+
+def load_watermarker(source: ModelSource) -> Any | None:
+    """IF's watermarker from the stage-I repo; None (with a warning) if the repo has none."""
+    if not (source.path / "watermarker").is_dir():
+        log.warning("%s has no watermarker/ folder: images are not watermarked", source.describe())
+        return None
+    quiet_libraries()
+    from diffusers.pipelines.deepfloyd_if.watermark import IFWatermarker
+
+    return IFWatermarker.from_pretrained(source.path, subfolder="watermarker", use_safetensors=True)
+
+
+def place(pipe: DiffusionPipeline, plan: Plan) -> DiffusionPipeline:
+    """Put a pipeline where the plan says: on the device, or under accelerate's offload."""
+    if plan.offload == "model":
+        pipe.enable_model_cpu_offload(device=plan.device)
+    elif plan.offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=plan.device)
+    else:
+        pipe.to(plan.device)
+    return pipe
+
+
+def free(pipe: DiffusionPipeline | None, device: str) -> None:
+    """Drop a pipeline and give its memory back to the device."""
+    if pipe is None:
+        return
+    import torch
+
+    if hasattr(pipe, "remove_all_hooks"):
+        pipe.remove_all_hooks()
+    del pipe
+    gc.collect()
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        torch.mps.empty_cache()

@@ -1,0 +1,190 @@
+"""Device, dtype and offload planning, from file headers and free memory, before loading.
+
+The plan decides what stays resident. ``auto`` picks the fastest plan whose estimated
+peak fits the free memory: everything resident (``none``), else each stage freed after
+use (``unload``), else accelerate's model offload (``model``), else sequential offload.
+Estimates are weights (read from safetensors headers in the compute dtype) plus a coarse
+activation allowance; they are meant for choosing a plan, not as exact figures.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from if_cli.engine.models import ModelSource, component_bytes, weight_files
+from if_cli.engine.request import Placement
+from if_cli.errors import DeviceUnavailableError
+
+GIB = 1024**3
+BYTES_PER_PARAM = {"fp16": 2, "bf16": 2, "fp32": 4}
+OFFLOAD_ORDER = ("none", "unload", "model", "sequential")
+# Coarse activation allowance per image in a batch: the 1024 px VAE decode dominates.
+WORKSPACE_PER_IMAGE = {1: 1 * GIB, 2: 1 * GIB, 3: 2 * GIB}
+
+
+@dataclass(frozen=True)
+class StageFootprint:
+    """One phase of the cascade and the weights it needs resident."""
+
+    key: str  # "text", "stage_1", "stage_2", "stage_3"
+    label: str
+    source: ModelSource
+    components: tuple[str, ...]
+    variant: str | None
+    weight_bytes: int
+    largest_tensor_bytes: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved placement for a request."""
+
+    device: str
+    dtype: str
+    offload: str
+    stages: tuple[StageFootprint, ...]
+    budget_bytes: int | None
+    peak_bytes: int
+    reason: str
+
+    @property
+    def keeps_stages_loaded(self) -> bool:
+        return self.offload == "none"
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` → cuda, then mps, then cpu; a named device must exist."""
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    has_mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if requested == "auto":
+        return "cuda" if has_cuda else "mps" if has_mps else "cpu"
+    if requested == "cuda" and not has_cuda:
+        raise DeviceUnavailableError(
+            "--device cuda was asked for but PyTorch sees no CUDA device",
+            hint=f"torch {torch.__version__} is "
+            + ("a CPU-only build" if torch.version.cuda is None else "installed with CUDA")
+            + "; use --device cpu or install a CUDA build of torch",
+        )
+    if requested == "mps" and not has_mps:
+        raise DeviceUnavailableError("--device mps was asked for but MPS is not available")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    """``auto`` → fp16 on CUDA (as the published weights), fp32 on CPU and MPS."""
+    if requested != "auto":
+        return requested
+    return "fp16" if device == "cuda" else "fp32"
+
+
+def preferred_variant(requested: str, dtype: str) -> str | None:
+    """The weight files to prefer: fp16 files for half-precision compute, else full."""
+    if requested == "fp16":
+        return "fp16"
+    if requested == "fp32":
+        return None
+    return "fp16" if dtype in ("fp16", "bf16") else None
+
+
+def free_memory_bytes(device: str) -> int | None:
+    """Free memory on ``device`` now (RAM for the CPU); None when it cannot be told."""
+    import torch
+
+    if device.startswith("cuda"):
+        free, _total = torch.cuda.mem_get_info()
+        return int(free)
+    if device == "mps":
+        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    return _available_ram()
+
+
+def _available_ram() -> int | None:
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def measure_stage(
+    key: str,
+    label: str,
+    source: ModelSource,
+    components: tuple[str, ...],
+    variant: str | None,
+    dtype: str,
+) -> StageFootprint:
+    """Size a stage from its safetensors headers (no weights are read)."""
+    total = largest = 0
+    for component in components:
+        files = weight_files(source, component, variant) or []
+        # transformers keeps T5's feed-forward output layers in fp32 when loading fp16.
+        keep = ("wo",) if component == "text_encoder" and dtype == "fp16" else ()
+        size, big = component_bytes(files, BYTES_PER_PARAM[dtype], keep)
+        total += size
+        largest = max(largest, big)
+    return StageFootprint(key, label, source, components, variant, total, largest)
+
+
+def peak_for(offload: str, stages: tuple[StageFootprint, ...], workspace: int) -> int:
+    """Estimated peak device memory of one offload mode."""
+    if not stages:
+        return workspace
+    if offload == "none":
+        return sum(s.weight_bytes for s in stages) + workspace
+    if offload == "unload":
+        return max(s.weight_bytes for s in stages) + workspace
+    if offload == "model":
+        # accelerate keeps one model of a pipeline on the device at a time.
+        return max(s.weight_bytes // max(len(s.components), 1) for s in stages) + workspace
+    return max(s.largest_tensor_bytes for s in stages) + workspace
+
+
+def choose_offload(
+    requested: str,
+    stages: tuple[StageFootprint, ...],
+    workspace: int,
+    budget: int | None,
+    accelerator: bool,
+) -> tuple[str, str]:
+    """Pick the offload mode and say why. Pure: testable with any numbers."""
+    if requested != "auto":
+        if requested in ("model", "sequential") and not accelerator:
+            raise DeviceUnavailableError(
+                f"--offload {requested} moves weights between the CPU and an accelerator",
+                hint="on the CPU use --offload auto, none or unload",
+            )
+        return requested, "asked for"
+    candidates = OFFLOAD_ORDER if accelerator else OFFLOAD_ORDER[:2]
+    if budget is None:
+        return "unload", "free memory unknown: each stage is freed after use"
+    for mode in candidates:
+        if peak_for(mode, stages, workspace) <= budget:
+            return mode, f"fastest plan that fits {budget / GIB:.1f} GiB free"
+    last = candidates[-1]
+    return last, f"nothing fits {budget / GIB:.1f} GiB free; using the leanest plan"
+
+
+def make_plan(
+    placement: Placement,
+    device: str,
+    dtype: str,
+    stages: tuple[StageFootprint, ...],
+    batch_size: int,
+    last_stage: int,
+    budget: int | None,
+) -> Plan:
+    workspace = WORKSPACE_PER_IMAGE[last_stage] * batch_size
+    offload, reason = choose_offload(
+        placement.offload, stages, workspace, budget, accelerator=device != "cpu"
+    )
+    peak = peak_for(offload, stages, workspace)
+    return Plan(device, dtype, offload, stages, budget, peak, reason)

@@ -1,0 +1,193 @@
+"""Find models on disk and check them before any weights load.
+
+A model reference is a local folder in the diffusers layout or a hub id whose files are
+already in the Hugging Face cache. if-cli never downloads while generating: a missing
+model is an error that names the repo and how to get it. Only safetensors are accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from if_cli.errors import ModelNotFoundError
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Weight file stems used by diffusers (models) and transformers (text encoders, checkers).
+_WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's files are: a folder, plus its hub id and commit when from the cache."""
+
+    ref: str
+    path: Path
+    repo_id: str | None = None
+    revision: str | None = None
+
+    def describe(self) -> str:
+        return self.repo_id or str(self.path)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    numel: int
+
+
+def resolve_model(ref: str) -> ModelSource:
+    """Map a user's model reference to files on disk, without touching the network."""
+    expanded = Path(os.path.expanduser(ref))
+    if expanded.is_dir():
+        return _check_index(ModelSource(ref=ref, path=expanded.resolve()))
+    if not HUB_ID.match(ref):
+        raise ModelNotFoundError(
+            f"no model folder at {ref}",
+            hint="give a folder in the diffusers layout or a hub id such as DeepFloyd/IF-I-XL-v1.0",
+        )
+    return _check_index(_from_hub_cache(ref))
+
+
+def _from_hub_cache(repo_id: str) -> ModelSource:
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "model_index.json")
+    if not isinstance(found, str):
+        offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
+        raise ModelNotFoundError(
+            f"model {repo_id} is not in the Hugging Face cache at {constants.HF_HUB_CACHE}"
+            f"{offline}",
+            hint=f"download it first with `hf download {repo_id}` or pass a local folder; "
+            f"DeepFloyd repos need the licence accepted at https://huggingface.co/{repo_id} "
+            "and a token",
+        )
+    snapshot = Path(found).parent
+    return ModelSource(ref=repo_id, path=snapshot, repo_id=repo_id, revision=snapshot.name)
+
+
+def _check_index(source: ModelSource) -> ModelSource:
+    index = source.path / "model_index.json"
+    if not index.is_file():
+        raise ModelNotFoundError(
+            f"{source.describe()} is not a model in the diffusers layout (no model_index.json)"
+        )
+    try:
+        json.loads(index.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"{index} cannot be read: {exc}") from exc
+    return source
+
+
+def pipeline_class(source: ModelSource) -> str:
+    """The pipeline class named in ``model_index.json`` (e.g. ``IFPipeline``)."""
+    return str(json.loads((source.path / "model_index.json").read_text()).get("_class_name"))
+
+
+def weight_files(source: ModelSource, component: str, variant: str | None) -> list[Path] | None:
+    """The safetensors files of ``component`` for ``variant``, or None if that variant is absent.
+
+    Handles single files and sharded checkpoints (``*.safetensors.index[.fp16].json``).
+    """
+    folder = source.path / component
+    suffix = f".{variant}" if variant else ""
+    for stem in _WEIGHT_STEMS:
+        single = folder / f"{stem}{suffix}.safetensors"
+        if single.is_file():
+            return [single]
+        index = folder / f"{stem}.safetensors.index{suffix}.json"
+        if index.is_file():
+            weight_map = json.loads(index.read_text()).get("weight_map", {})
+            shards = sorted({folder / name for name in weight_map.values()})
+            missing = [shard.name for shard in shards if not shard.is_file()]
+            if missing:
+                raise ModelNotFoundError(
+                    f"{source.describe()} is incomplete: {component}/{missing[0]} is missing",
+                    hint="download the model again",
+                )
+            return shards
+    return None
+
+
+def check_folders(source: ModelSource, folders: tuple[str, ...]) -> None:
+    """Fail clearly if a config-only folder (tokenizer, scheduler …) is missing."""
+    for folder in folders:
+        if not (source.path / folder).is_dir():
+            raise ModelNotFoundError(
+                f"{source.describe()} is incomplete: it has no {folder}/ folder",
+                hint="download the model again",
+            )
+
+
+def check_component(source: ModelSource, component: str) -> None:
+    """Fail clearly if a component folder is missing or holds only pickle weights."""
+    folder = source.path / component
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"{source.describe()} has no {component}/ folder")
+    has_safetensors = any(folder.glob("*.safetensors"))
+    if not has_safetensors:
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".ckpt"})
+        if pickles:
+            raise ModelNotFoundError(
+                f"{source.describe()} {component}/ holds only pickle weights ({pickles[0]})",
+                hint="if-cli loads safetensors only; download the safetensors files",
+            )
+        raise ModelNotFoundError(f"{source.describe()} {component}/ holds no weights")
+
+
+def choose_variant(source: ModelSource, components: list[str], preferred: str | None) -> str | None:
+    """Pick the weight variant to load: ``preferred`` when every component has it.
+
+    ``preferred`` is ``"fp16"`` or ``None`` (the full-precision files). Falls back to the
+    other one when the preferred files are not all there (a cache with only fp16 files
+    still runs in fp32 on a CPU, upcast on load).
+    """
+    for component in components:
+        check_component(source, component)
+    fallback = None if preferred == "fp16" else "fp16"
+    for variant in (preferred, fallback):
+        if all(weight_files(source, c, variant) is not None for c in components):
+            return variant
+    raise ModelNotFoundError(
+        f"{source.describe()} has no complete set of safetensors weights for "
+        + ", ".join(components),
+        hint="download the model again",
+    )
+
+
+def read_tensor_infos(path: Path) -> list[TensorInfo]:
+    """Read a safetensors header (no weights) to size a model before loading it."""
+    with path.open("rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+    infos = []
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        numel = 1
+        for dim in meta["shape"]:
+            numel *= dim
+        infos.append(TensorInfo(name=name, numel=numel))
+    return infos
+
+
+def component_bytes(
+    files: list[Path], bytes_per_param: int, fp32_names: tuple[str, ...] = ()
+) -> tuple[int, int]:
+    """Memory a component takes once loaded with ``bytes_per_param``: (total, largest tensor).
+
+    Tensors whose name contains one of ``fp32_names`` stay in fp32 (T5 keeps its ``wo``
+    layers in fp32 when loaded in fp16).
+    """
+    total = largest = 0
+    for path in files:
+        for info in read_tensor_infos(path):
+            keep_fp32 = any(part in info.name for part in fp32_names)
+            size = info.numel * (4 if keep_fp32 else bytes_per_param)
+            total += size
+            largest = max(largest, size)
+    return total, largest

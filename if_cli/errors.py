@@ -1,0 +1,70 @@
+"""The one family of errors if-cli raises on purpose.
+
+Each error carries the process exit code it maps to and an optional hint: the single
+boundary in ``if_cli.main`` turns it into one line on stderr, never a traceback. The
+engine raises these too, so API users can catch ``IFCliError`` alone.
+"""
+
+from __future__ import annotations
+
+
+class IFCliError(Exception):
+    """Base class: a problem the user can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message}; {self.hint}"
+
+
+class InvalidRequestError(IFCliError):
+    """A value the user gave is out of range, unknown or empty."""
+
+    exit_code = 2
+
+
+class ModelNotFoundError(IFCliError):
+    """A model is not in the cache or the folder is not a model in the diffusers layout."""
+
+    exit_code = 3
+
+
+class DeviceUnavailableError(IFCliError):
+    """The requested device (or offload mode) cannot be used on this machine."""
+
+    exit_code = 4
+
+
+class OutOfMemoryError(IFCliError):
+    """The device ran out of memory; the hint says which placement to try."""
+
+    exit_code = 5
+
+
+class OutputError(IFCliError):
+    """The output directory or a file in it cannot be written."""
+
+    exit_code = 6
+
+
+class InterruptedByUser(IFCliError):
+    """Ctrl-C: images finished before it are kept."""
+
+    exit_code = 130
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected internal error (please report it)",
+    InvalidRequestError.exit_code: "invalid arguments or values (also command-line usage errors)",
+    ModelNotFoundError.exit_code: "a model is missing from the cache or is not a usable model",
+    DeviceUnavailableError.exit_code: "the requested device or offload mode is not available",
+    OutOfMemoryError.exit_code: "the device ran out of memory",
+    OutputError.exit_code: "the output directory or a file in it cannot be written",
+    InterruptedByUser.exit_code: "interrupted (Ctrl-C)",
+}

@@ -1,0 +1,76 @@
+"""The typer app and the one error boundary.
+
+Start-up stays cheap: this module and the command modules import no torch, diffusers
+or transformers, so ``--help``, ``--version`` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Annotated
+
+import typer
+
+from if_cli import __version__
+from if_cli.commands.generate import generate
+from if_cli.errors import IFCliError
+
+app = typer.Typer(
+    name="if-cli",
+    help="Run the DeepFloyd IF text-to-image cascade from the command line.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"if-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Run the DeepFloyd IF text-to-image cascade from the command line.
+
+    Images and sidecars go to files, their paths to stdout; progress goes to stderr.
+    """
+
+
+app.command(no_args_is_help=True)(generate)
+
+
+def _quiet_third_party() -> None:
+    """Library notices are not the user's business; if-cli reports what matters itself."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def run() -> None:
+    """Console-script entry point: the boundary where errors become one line and a code."""
+    from if_cli.progress import install_log_handler
+
+    _quiet_third_party()
+    install_log_handler()
+    try:
+        app()
+    except IFCliError as error:
+        sys.stderr.write(f"if-cli: error: {error}\n")
+        sys.exit(error.exit_code)

@@ -1,0 +1,66 @@
+"""Atomic, exclusive file writes.
+
+A file is written to a temporary name in the target folder, flushed to disk, then
+hard-linked to its final name, which fails if that name exists: no reader ever sees a
+half-written file, and no existing file is ever replaced, even by a concurrent run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from if_cli.errors import OutputError
+
+
+def ensure_writable_dir(directory: Path) -> Path:
+    """Create ``directory`` if needed and prove a file can be written there."""
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"output path {directory} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to output directory {directory}: {exc.strerror or exc}"
+        ) from exc
+    return directory
+
+
+def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write via ``write`` to a temp file, then give it ``path`` unless ``path`` exists.
+
+    Raises FileExistsError when the name is taken (the caller picks another), and
+    OutputError for any other failure; the temp file is always removed.
+    """
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise
+        except OSError:
+            _exclusive_rename(temp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def _exclusive_rename(temp: Path, path: Path) -> None:
+    """Fallback where hard links are not supported: reserve the name, then replace it."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    os.replace(temp, path)

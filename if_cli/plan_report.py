@@ -1,0 +1,50 @@
+"""``--dry-run``: the plan as plain text on stdout — models, sizes, residency, peak."""
+
+from __future__ import annotations
+
+from if_cli.engine.cascade import PreparedRequest
+from if_cli.engine.memory import GIB, Plan, StageFootprint
+
+_RESIDENCY = {
+    "unload": "only this stage; freed after use",
+    "model": "one model at a time; the rest waits in CPU RAM",
+    "sequential": "one layer at a time; the rest waits in CPU RAM",
+}
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= GIB / 10:
+        return f"{n_bytes / GIB:.2f} GiB"
+    return f"{n_bytes / 1024**2:.1f} MiB"
+
+
+def _model(stage: StageFootprint) -> str:
+    source = stage.source
+    name = source.repo_id or str(source.path)
+    return f"{name}@{source.revision[:10]}" if source.revision else name
+
+
+def _resident(plan: Plan, position: int) -> str:
+    if plan.offload == "none":
+        return " + ".join(s.label for s in plan.stages[: position + 1])
+    return _RESIDENCY[plan.offload]
+
+
+def format_plan(prepared: PreparedRequest) -> str:
+    plan, request = prepared.plan, prepared.request
+    budget = "unknown" if plan.budget_bytes is None else _size(plan.budget_bytes)
+    lines = [
+        f"device: {plan.device}   dtype: {plan.dtype}   offload: {plan.offload} ({plan.reason})",
+        f"images: {request.total_images} (seeds {request.seed}…"
+        f"{request.seed + request.total_images - 1}), batch size {request.batch_size}, "
+        f"stages 1–{request.last_stage}",
+        "",
+        f"{'phase':<16} {'weights':>10}  {'variant':<7}  {'model':<48}  resident while it runs",
+    ]
+    for position, stage in enumerate(plan.stages):
+        lines.append(
+            f"{stage.label:<16} {_size(stage.weight_bytes):>10}  {stage.variant or 'fp32':<7}  "
+            f"{_model(stage):<48}  {_resident(plan, position)}"
+        )
+    lines += ["", f"peak estimate: {_size(plan.peak_bytes)} of {budget} free on {plan.device}"]
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""Progress and log output on stderr: rich bars on a terminal, plain lines elsewhere.
+
+Following rich-cli: decoration goes to stderr only; with NO_COLOR, TERM=dumb or a
+non-terminal stderr (a pipe, a CI log) there are no bars, only a few plain lines per stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from if_cli.engine.events import ProgressCallback, ProgressEvent, ignore_progress
+
+PLAIN_REPORT_EVERY = 0.25  # plain mode prints at 0 %, 25 %, 50 %, 75 % and 100 %
+
+
+def fancy_output_allowed(stream: Any = None) -> bool:
+    stream = stream or sys.stderr
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class _StderrHandler(logging.Handler):
+    """Writes records to whatever ``sys.stderr`` is now (rich swaps it while bars run)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"if-cli: {record.levelname.lower()}: {record.getMessage()}\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never break a run
+            self.handleError(record)
+
+
+def install_log_handler() -> None:
+    logger = logging.getLogger("if_cli")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def say(message: str) -> None:
+    """A status line on stderr (never stdout, which carries only data)."""
+    sys.stderr.write(f"if-cli: {message}\n")
+    sys.stderr.flush()
+
+
+class PlainProgress:
+    """A few lines per stage: loading, then steps at every quarter."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.phase == "load":
+            say(f"{event.label}: loading {event.detail}")
+        elif event.phase == "run":
+            fraction = event.step / event.total if event.total else 1.0
+            if fraction >= self._next.get(event.stage, 0.0):
+                say(f"{event.label}: step {event.step}/{event.total}")
+                self._next[event.stage] = fraction + PLAIN_REPORT_EVERY
+
+
+class RichProgress:
+    """One rich bar per stage on stderr."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.phase == "load":
+            self._tasks[event.stage] = self.progress.add_task(
+                f"{event.label} (loading)", total=None
+            )
+            return
+        task = self._tasks.get(event.stage)
+        if task is None:
+            task = self._tasks[event.stage] = self.progress.add_task(event.label, total=None)
+        if event.phase == "run":
+            self.progress.update(
+                task, description=event.label, completed=event.step, total=event.total
+            )
+        else:
+            total = self.progress.tasks[task].total or 1
+            self.progress.update(task, description=event.label, completed=total, total=total)
+
+
+@contextmanager
+def progress_reporter(quiet: bool) -> Iterator[ProgressCallback]:
+    """The callback to hand the engine, with bars shown only while the run lasts."""
+    if quiet:
+        yield ignore_progress
+    elif fancy_output_allowed():
+        reporter = RichProgress()
+        with reporter.progress:
+            yield reporter
+    else:
+        yield PlainProgress()

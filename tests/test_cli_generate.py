@@ -1,0 +1,246 @@
+"""``if-cli generate`` through the installed console script, with models in the HF cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import FAKE_COMMIT, FAST_STEPS, HUB_IDS
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+PROMPT = "a photo of a corgi wearing a top hat, with the sign 'IF'"
+
+
+def _pngs(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.png")) if folder.exists() else []
+
+
+def _ok(completed: subprocess.CompletedProcess[str]) -> list[Path]:
+    assert completed.returncode == 0, completed.stderr
+    return [Path(line) for line in completed.stdout.splitlines()]
+
+
+@pytest.mark.slow
+def test_generate_makes_a_1024_png_with_sidecar_and_text_chunk(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    paths = _ok(cli("generate", PROMPT, "--seed", "7", "-o", str(out), *FAST_STEPS))
+    assert len(paths) == 1
+    png = paths[0]
+    assert png.parent == out and png.name.endswith(
+        "-7-a-photo-of-a-corgi-wearing-a-top-hat-with-the-sign-if.png"
+    )
+    with Image.open(png) as image:
+        assert image.size == (1024, 1024)
+        parameters = image.text["parameters"]
+    lines = parameters.splitlines()
+    assert lines[0] == PROMPT
+    assert (
+        "Steps: 2, Sampler: DDPM, CFG scale: 7.0, Seed: 7, Size: 1024x1024, "
+        "Model: DeepFloyd/IF-I-XL-v1.0" in lines[-1]
+    )
+    side = json.loads(png.with_suffix(".json").read_text())
+    assert side["schema"] == 1
+    assert side["image"]["seed"] == 7 and side["image"]["prompt"] == PROMPT
+    assert side["request"]["stage_3"]["noise_level"] == 100
+    assert side["request"]["stage_2"]["guidance_scale"] == 4.0
+    for stage, repo_id in HUB_IDS.items():
+        assert side["models"][stage]["repo_id"] == repo_id
+        assert side["models"][stage]["revision"] == FAKE_COMMIT
+    assert side["runtime"]["device"] == "cpu" and side["runtime"]["dtype"] == "fp32"
+    assert side["runtime"]["versions"]["diffusers"]
+    assert set(side["timings_s"]) == {"text", "stage_1", "stage_2", "stage_3"}
+    assert side["tool"]["name"] == "if-cli" and side["tool"]["version"]
+
+
+def test_stdout_has_only_paths_and_progress_goes_to_stderr(cli: Cli, tmp_path: Path) -> None:
+    completed = cli(
+        "generate",
+        "a cat",
+        "--seed",
+        "1",
+        "--stages",
+        "1",
+        "--num-images",
+        "2",
+        "-o",
+        str(tmp_path / "o"),
+        *FAST_STEPS,
+    )
+    paths = _ok(completed)
+    assert [p.exists() for p in paths] == [True, True]
+    assert "stage I: step 2/4" in completed.stderr
+    assert "2 image(s)" in completed.stderr
+    seeds = [json.loads(p.with_suffix(".json").read_text())["image"]["seed"] for p in paths]
+    assert seeds == [1, 2]
+
+
+def test_quiet_prints_nothing_on_stderr(cli: Cli, tmp_path: Path) -> None:
+    completed = cli("generate", "a cat", "--stages", "1", "-q", "-o", str(tmp_path), *FAST_STEPS)
+    _ok(completed)
+    assert completed.stderr == ""
+
+
+def test_an_existing_image_is_never_overwritten(cli: Cli, tmp_path: Path) -> None:
+    args = (
+        "generate",
+        "a cat",
+        "--seed",
+        "3",
+        "--stages",
+        "1",
+        "-o",
+        str(tmp_path / "o"),
+        *FAST_STEPS,
+    )
+    (first,) = _ok(cli(*args))
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+    (second,) = _ok(cli(*args))
+    assert second != first and second.name == first.name.replace(".png", "-2.png")
+    assert hashlib.sha256(first.read_bytes()).hexdigest() == digest
+    assert second.read_bytes() == first.read_bytes()  # same seed, same pixels
+    assert second.with_suffix(".json").exists()
+
+
+def test_keep_intermediates_saves_the_64_and_256_px_images(cli: Cli, tmp_path: Path) -> None:
+    paths = _ok(
+        cli(
+            "generate",
+            "a cat",
+            "--stages",
+            "2",
+            "--keep-intermediates",
+            "--name",
+            "{seed}-{slug}",
+            "--seed",
+            "9",
+            "-o",
+            str(tmp_path),
+            *FAST_STEPS,
+        )
+    )
+    assert [p.name for p in paths] == ["9-a-cat.stage-1.png", "9-a-cat.png"]
+    with Image.open(paths[0]) as small, Image.open(paths[1]) as final:
+        assert (small.size, final.size) == ((64, 64), (256, 256))
+    files = json.loads((tmp_path / "9-a-cat.json").read_text())["image"]["files"]
+    assert files == {"image": "9-a-cat.png", "stage_1": "9-a-cat.stage-1.png"}
+
+
+def test_dry_run_prints_the_plan_and_loads_nothing(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    completed = cli("generate", "a cat", "--dry-run", "-o", str(out))
+    assert completed.returncode == 0, completed.stderr
+    for text in (
+        "offload:",
+        "T5 text encoder",
+        "stage I ",
+        "stage II ",
+        "stage III",
+        "DeepFloyd/IF-I-XL-v1.0@0123456789",
+        "peak estimate:",
+    ):
+        assert text in completed.stdout
+    assert not out.exists()
+    assert "loading" not in completed.stderr
+
+
+def test_long_prompts_warn_on_stderr(cli: Cli, tmp_path: Path) -> None:
+    completed = cli(
+        "generate",
+        "a red circle above a blue square " * 20,
+        "--stages",
+        "1",
+        "-q",
+        "-o",
+        str(tmp_path),
+        *FAST_STEPS,
+    )
+    _ok(completed)
+    assert "if-cli: warning: the prompt is" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--steps", "0"], 2, "stage 1 steps must be from 1 to 1000, got 0"),
+        (["--guidance-scale", "-1"], 2, "guidance scale must be 0 or more"),
+        (["--stages", "4"], 2, "last_stage must be from 1 to 3, got 4"),
+        (["--steps", "smart13"], 2, "unknown timestep schedule 'smart13'"),
+        (["--stage-2-noise-level", "1000"], 2, "stage 2 noise level"),
+        (["--num-images", "0"], 2, "num_images must be at least 1"),
+        (["--name", "{nope}"], 2, "unknown field {nope}"),
+        (
+            ["--stage-1-model", "DeepFloyd/IF-I-M-v1.0"],
+            3,
+            "DeepFloyd/IF-I-M-v1.0 is not in the Hugging Face cache",
+        ),
+        (["--stage-2-model", "/no/such/folder"], 3, "no model folder at /no/such/folder"),
+        (["--device", "cuda"], 4, "--device cuda was asked for but PyTorch sees no CUDA"),
+        (["--offload", "model", "--device", "cpu"], 4, "--offload model moves weights"),
+    ],
+    ids=[
+        "steps",
+        "guidance",
+        "stage",
+        "schedule",
+        "noise",
+        "num-images",
+        "template",
+        "missing-model",
+        "missing-folder",
+        "no-cuda",
+        "offload-on-cpu",
+    ],
+)
+def test_mistakes_give_one_line_an_exit_code_and_no_files(
+    cli: Cli, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    if "cuda" in args:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    out = tmp_path / "out"
+    completed = cli("generate", "a cat", "-o", str(out), *args)
+    assert completed.returncode == code
+    assert completed.stdout == ""
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("if-cli: error: ") and message in lines[0]
+    assert "Traceback" not in completed.stderr
+    assert _pngs(out) == []
+
+
+def test_empty_prompt_is_refused(cli: Cli, tmp_path: Path) -> None:
+    completed = cli("generate", "  ", "-o", str(tmp_path / "o"))
+    assert completed.returncode == 2
+    assert (
+        completed.stderr.strip() == "if-cli: error: the prompt is empty; describe the image to make"
+    )
+
+
+def test_an_output_path_that_is_a_file_is_refused_before_loading(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    completed = cli("generate", "a cat", "-o", str(blocker))
+    assert completed.returncode == 6
+    assert "is not a directory" in completed.stderr and "loading" not in completed.stderr
+
+
+def test_offline_cache_miss_names_hf_hub_offline(cli: Cli, tmp_path: Path) -> None:
+    completed = cli("generate", "a cat", "-o", str(tmp_path), env={"HF_HOME": str(tmp_path)})
+    assert completed.returncode == 3
+    assert "DeepFloyd/IF-I-XL-v1.0 is not in the Hugging Face cache" in completed.stderr
+    assert "(HF_HUB_OFFLINE is set)" in completed.stderr
+    assert "`hf download DeepFloyd/IF-I-XL-v1.0`" in completed.stderr
+
+
+def test_unknown_choices_are_usage_errors(cli: Cli, tmp_path: Path) -> None:
+    completed = cli("generate", "a cat", "--offload", "everything", "-o", str(tmp_path))
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr and "everything" in completed.stderr

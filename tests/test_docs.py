@@ -1,0 +1,27 @@
+"""The README stays true: its exit codes and test command are the code's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from if_cli.errors import EXIT_CODES
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_exit_code_table_matches_the_errors_module() -> None:
+    section = README.split("## Exit codes", 1)[1].split("##", 1)[0]
+    rows = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", section, flags=re.MULTILINE))
+    assert {int(code): text for code, text in rows.items()} == EXIT_CODES
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    development = README.split("## Development", 1)[1]
+    commands = re.search(r"```sh\n(.*?)```", development, flags=re.DOTALL)
+    assert commands is not None
+    test_command = commands.group(1).strip().splitlines()[-1]
+    assert test_command == "python -m pytest"
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines

@@ -1,0 +1,47 @@
+"""Files appear whole or not at all, and an existing file is never replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from if_cli.errors import OutputError
+from if_cli.output.files import ensure_writable_dir, publish
+
+
+def test_publish_writes_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    publish(target, lambda handle: handle.write(b"hello"))
+    assert target.read_bytes() == b"hello"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_publish_refuses_to_replace_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"precious")
+    with pytest.raises(FileExistsError):
+        publish(target, lambda handle: handle.write(b"new"))
+    assert target.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_a_failing_writer_leaves_nothing_behind(tmp_path: Path) -> None:
+    def explode(_handle: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match="No space left"):
+        publish(tmp_path / "a.bin", explode)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_dir_is_created_when_missing(tmp_path: Path) -> None:
+    assert ensure_writable_dir(tmp_path / "new" / "deep").is_dir()
+
+
+def test_output_dir_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not a directory"):
+        ensure_writable_dir(tmp_path / "file")
+    with pytest.raises(OutputError, match="cannot write"):
+        ensure_writable_dir(tmp_path / "file" / "sub")
