@@ -70,7 +70,7 @@ def run() -> None:
     _quiet_third_party()
     install_log_handler()
     try:
-        app()
+        app(prog_name="if-cli")
     except IFCliError as error:
         sys.stderr.write(f"if-cli: error: {error}\n")
         sys.exit(error.exit_code)

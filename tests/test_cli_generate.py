@@ -244,3 +244,33 @@ def test_unknown_choices_are_usage_errors(cli: Cli, tmp_path: Path) -> None:
     completed = cli("generate", "a cat", "--offload", "everything", "-o", str(tmp_path))
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr and "everything" in completed.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line_and_leaves_no_partial_file(
+    hf_home: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from tests.conftest import CLI
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update({"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"})
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [str(CLI), "generate", "a cat", "--stages", "1", "--steps", "1000", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "stage I: step 0/1000" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip() == "if-cli: error: interrupted; finished images were kept"
+    assert stdout == ""
+    assert list(out.iterdir()) == []

@@ -188,10 +188,12 @@ def _fp16_exact(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def _save_diffusers_model(model: torch.nn.Module, folder: Path) -> None:
+def _save_with_fp16_variant(model: torch.nn.Module, folder: Path, **options: Any) -> None:
     """Save fp32 and fp16-variant safetensors, as the published repos hold both."""
-    _fp16_exact(model).save_pretrained(folder, safe_serialization=True)
-    model.to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
+    _fp16_exact(model).save_pretrained(folder, safe_serialization=True, **options)
+    model.to(torch.float16).save_pretrained(
+        folder, safe_serialization=True, variant="fp16", **options
+    )
     model.to(torch.float32)
 
 
@@ -313,11 +315,8 @@ def _write_t5_encoder(folder: Path, vocab_size: int) -> None:
         is_encoder_decoder=False,
         use_cache=False,
     )
-    model = _fp16_exact(T5EncoderModel(config).eval())
-    model.save_pretrained(folder, safe_serialization=True, max_shard_size="40KB")
-    model.to(torch.float16).save_pretrained(
-        folder, safe_serialization=True, variant="fp16", max_shard_size="20KB"
-    )
+    # Small shards make both variants sharded, like IF-I-XL's two-shard text_encoder.
+    _save_with_fp16_variant(T5EncoderModel(config).eval(), folder, max_shard_size="20KB")
 
 
 def _write_safety_checker(folder: Path) -> None:
@@ -431,7 +430,7 @@ def write_stage_1_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
     torch.manual_seed(SEED)
     _write_json(repo / "model_index.json", _if_model_index("IFPipeline"))
     _write_if_common(repo, IF_STAGE_1_SCHEDULER)
-    _save_diffusers_model(UNet2DConditionModel(**(unet_config or STAGE_1_UNET)), repo / "unet")
+    _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_1_UNET)), repo / "unet")
     _write_original_format_pickles(repo, "unet")
     return repo
 
@@ -450,7 +449,7 @@ def write_stage_2_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
     _write_json(
         repo / "image_noising_scheduler" / "scheduler_config.json", IF_IMAGE_NOISING_SCHEDULER
     )
-    _save_diffusers_model(UNet2DConditionModel(**(unet_config or STAGE_2_UNET)), repo / "unet")
+    _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_2_UNET)), repo / "unet")
     _write_original_format_pickles(repo, "unet")
     return repo
 
@@ -489,13 +488,9 @@ def write_x4_upscaler_repo(repo: Path) -> Path:
         eos_token_id=vocab_size - 1,
         pad_token_id=vocab_size - 1,
     )
-    text_encoder = _fp16_exact(CLIPTextModel(text_config).eval())
-    text_encoder.save_pretrained(repo / "text_encoder", safe_serialization=True)
-    text_encoder.to(torch.float16).save_pretrained(
-        repo / "text_encoder", safe_serialization=True, variant="fp16"
-    )
-    _save_diffusers_model(UNet2DConditionModel(**X4_UNET), repo / "unet")
-    _save_diffusers_model(AutoencoderKL(**X4_VAE), repo / "vae")
+    _save_with_fp16_variant(CLIPTextModel(text_config).eval(), repo / "text_encoder")
+    _save_with_fp16_variant(UNet2DConditionModel(**X4_UNET), repo / "unet")
+    _save_with_fp16_variant(AutoencoderKL(**X4_VAE), repo / "vae")
     _write_json(repo / "scheduler" / "scheduler_config.json", X4_DDIM_SCHEDULER)
     _write_json(repo / "low_res_scheduler" / "scheduler_config.json", X4_LOW_RES_SCHEDULER)
     return repo

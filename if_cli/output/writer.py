@@ -64,7 +64,7 @@ class OutputWriter:
             "image": final.name,
             **{f"stage_{s}": p.name for s, p in zip(stages, extra, strict=True)},
         }
-        data = sidecar(result, image, files, self.started)
+        data = sidecar(result, image, files, datetime.now().astimezone())
         side = self.directory / f"{stem}.json"
         text = json.dumps(data, indent=2, default=str) + "\n"
         publish(side, lambda handle: handle.write(text.encode()))
