@@ -52,6 +52,18 @@ class OutputError(IFCliError):
     exit_code = 6
 
 
+class AccessDeniedError(IFCliError):
+    """The hub refused access: a gated repo whose licence is not accepted, or no token."""
+
+    exit_code = 7
+
+
+class NetworkError(IFCliError):
+    """The hub cannot be reached (offline, no network, dropped too often)."""
+
+    exit_code = 8
+
+
 class InterruptedByUser(IFCliError):
     """Ctrl-C: images finished before it are kept."""
 
@@ -65,6 +77,8 @@ EXIT_CODES: dict[int, str] = {
     ModelNotFoundError.exit_code: "a model is missing from the cache or is not a usable model",
     DeviceUnavailableError.exit_code: "the requested device or offload mode is not available",
     OutOfMemoryError.exit_code: "the device ran out of memory",
-    OutputError.exit_code: "the output directory or a file in it cannot be written",
+    OutputError.exit_code: "an output or cache folder cannot be written, or the disk is full",
+    AccessDeniedError.exit_code: "the hub refused access (gated model or missing token)",
+    NetworkError.exit_code: "the hub cannot be reached",
     InterruptedByUser.exit_code: "interrupted (Ctrl-C)",
 }

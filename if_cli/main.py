@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 
 from if_cli import __version__
+from if_cli.commands.download import download
 from if_cli.commands.generate import generate
+from if_cli.commands.models import models_app
 from if_cli.errors import IFCliError
 
 app = typer.Typer(
@@ -52,13 +54,14 @@ def _main(
 
 
 app.command(no_args_is_help=True)(generate)
+app.command()(download)
+app.add_typer(models_app, name="models")
 
 
 def _quiet_third_party() -> None:
     """Library notices are not the user's business; if-cli reports what matters itself."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 

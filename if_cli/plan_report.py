@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from if_cli.engine.cascade import PreparedRequest
-from if_cli.engine.memory import GIB, Plan, StageFootprint
+from if_cli.engine.memory import Plan, StageFootprint
+from if_cli.units import human_bytes
 
 _RESIDENCY = {
     "unload": "only this stage; freed after use",
     "model": "one model at a time; the rest waits in CPU RAM",
     "sequential": "one layer at a time; the rest waits in CPU RAM",
 }
-
-
-def _size(n_bytes: int) -> str:
-    if n_bytes >= GIB / 10:
-        return f"{n_bytes / GIB:.2f} GiB"
-    return f"{n_bytes / 1024**2:.1f} MiB"
 
 
 def _model(stage: StageFootprint) -> str:
@@ -32,7 +27,7 @@ def _resident(plan: Plan, position: int) -> str:
 
 def format_plan(prepared: PreparedRequest) -> str:
     plan, request = prepared.plan, prepared.request
-    budget = "unknown" if plan.budget_bytes is None else _size(plan.budget_bytes)
+    budget = "unknown" if plan.budget_bytes is None else human_bytes(plan.budget_bytes)
     lines = [
         f"device: {plan.device}   dtype: {plan.dtype}   offload: {plan.offload} ({plan.reason})",
         f"images: {request.total_images} (seeds {request.seed}…"
@@ -43,8 +38,11 @@ def format_plan(prepared: PreparedRequest) -> str:
     ]
     for position, stage in enumerate(plan.stages):
         lines.append(
-            f"{stage.label:<16} {_size(stage.weight_bytes):>10}  {stage.variant or 'fp32':<7}  "
-            f"{_model(stage):<48}  {_resident(plan, position)}"
+            f"{stage.label:<16} {human_bytes(stage.weight_bytes):>10}  "
+            f"{stage.variant or 'fp32':<7}  {_model(stage):<48}  {_resident(plan, position)}"
         )
-    lines += ["", f"peak estimate: {_size(plan.peak_bytes)} of {budget} free on {plan.device}"]
+    lines += [
+        "",
+        f"peak estimate: {human_bytes(plan.peak_bytes)} of {budget} free on {plan.device}",
+    ]
     return "\n".join(lines)

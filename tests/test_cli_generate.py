@@ -237,7 +237,7 @@ def test_offline_cache_miss_names_hf_hub_offline(cli: Cli, tmp_path: Path) -> No
     assert completed.returncode == 3
     assert "DeepFloyd/IF-I-XL-v1.0 is not in the Hugging Face cache" in completed.stderr
     assert "(HF_HUB_OFFLINE is set)" in completed.stderr
-    assert "`hf download DeepFloyd/IF-I-XL-v1.0`" in completed.stderr
+    assert "run `if-cli download I-XL`" in completed.stderr
 
 
 def test_unknown_choices_are_usage_errors(cli: Cli, tmp_path: Path) -> None:

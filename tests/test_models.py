@@ -11,6 +11,7 @@ from if_cli.engine.models import (
     ModelSource,
     check_component,
     choose_variant,
+    component_files,
     resolve_model,
     weight_files,
 )
@@ -39,7 +40,7 @@ def test_a_hub_id_missing_from_the_cache_says_how_to_get_it() -> None:
         resolve_model("DeepFloyd/IF-I-M-v1.0")
     text = str(raised.value)
     assert "DeepFloyd/IF-I-M-v1.0 is not in the Hugging Face cache" in text
-    assert "`hf download DeepFloyd/IF-I-M-v1.0`" in text
+    assert "run `if-cli download I-M`" in text
     assert "HF_HUB_OFFLINE" in text
     assert raised.value.exit_code == 3
 
@@ -56,6 +57,7 @@ def test_a_cached_hub_id_resolves_to_its_snapshot_and_commit(
     source = resolve_model("DeepFloyd/IF-I-XL-v1.0")
     assert source.path == snapshot
     assert (source.repo_id, source.revision) == ("DeepFloyd/IF-I-XL-v1.0", FAKE_COMMIT)
+    assert resolve_model("I-XL").path == snapshot  # the short name finds the same files
 
 
 def test_variant_prefers_what_was_asked_and_falls_back(tiny_repos: dict[str, Path]) -> None:
@@ -69,6 +71,19 @@ def test_only_fp16_files_still_load_for_fp32(tiny_repos: dict[str, Path], tmp_pa
     repo = shutil.copytree(tiny_repos["stage_1"], tmp_path / "repo")
     (repo / "unet" / "diffusion_pytorch_model.safetensors").unlink()
     assert choose_variant(ModelSource(ref="r", path=repo), ["unet"], None) == "fp16"
+
+
+def test_a_component_without_the_variant_uses_its_full_precision_files(
+    tiny_repos: dict[str, Path], tmp_path: Path
+) -> None:
+    repo = shutil.copytree(tiny_repos["stage_3"], tmp_path / "repo")
+    (repo / "vae" / "diffusion_pytorch_model.fp16.safetensors").unlink()
+    source = ModelSource(ref="r", path=repo)
+    # diffusers falls back per component, so the stage still loads with variant fp16.
+    assert choose_variant(source, ["unet", "vae", "text_encoder"], "fp16") == "fp16"
+    assert component_files(source, "vae", "fp16") == [
+        repo / "vae" / "diffusion_pytorch_model.safetensors"
+    ]
 
 
 def test_a_missing_shard_is_reported(tiny_repos: dict[str, Path], tmp_path: Path) -> None:

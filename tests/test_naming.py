@@ -58,3 +58,19 @@ def test_next_free_name_skips_any_taken_file(tmp_path: Path) -> None:
     (tmp_path / "x-2.json").write_bytes(b"")
     assert free_stem(tmp_path, "x", (".png", ".json")) == "x-3"
     assert free_stem(tmp_path, "y", (".png", ".json")) == "y"
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1536, "1.50 KiB"),
+        (10_700_000_000, "9.97 GiB"),
+        (10**18, "888.18 PiB"),
+    ],
+)
+def test_byte_counts_print_in_binary_units(count: int, text: str) -> None:
+    from if_cli.units import human_bytes
+
+    assert human_bytes(count) == text

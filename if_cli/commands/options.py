@@ -262,3 +262,17 @@ def placement(
     device: req.Device, dtype: req.DType, offload: req.Offload, variant: req.Variant
 ) -> Placement:
     return Placement(device=device, dtype=dtype, offload=offload, variant=variant)
+
+
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Hugging Face cache folder (default: HF_HUB_CACHE, or HF_HOME/hub).",
+        show_default=False,
+    ),
+]
+Yes = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+]

@@ -40,7 +40,9 @@ from if_cli.engine.memory import (
     resolve_dtype,
 )
 from if_cli.engine.models import (
+    STAGE_SPECS,
     ModelSource,
+    StageSpec,
     check_folders,
     choose_variant,
     pipeline_class,
@@ -60,37 +62,6 @@ log = logging.getLogger("if_cli")
 T5_MAX_TOKENS = 77
 ImageCallback = Callable[[GenerationResult, GeneratedImage], None]
 """Called with the result so far (timings up to now) and each image as it is finished."""
-
-
-@dataclass(frozen=True)
-class _StageSpec:
-    """What each phase loads: from which stage's model, which components, which class."""
-
-    key: StageKey
-    model_stage: int
-    components: tuple[str, ...]
-    folders: tuple[str, ...]
-    pipeline_class: str
-
-
-_SPECS = (
-    _StageSpec("text", 1, ("text_encoder",), ("tokenizer",), "IFPipeline"),
-    _StageSpec("stage_1", 1, ("unet",), ("scheduler",), "IFPipeline"),
-    _StageSpec(
-        "stage_2",
-        2,
-        ("unet",),
-        ("scheduler", "image_noising_scheduler"),
-        "IFSuperResolutionPipeline",
-    ),
-    _StageSpec(
-        "stage_3",
-        3,
-        ("unet", "vae", "text_encoder"),
-        ("tokenizer", "scheduler", "low_res_scheduler"),
-        "StableDiffusionUpscalePipeline",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -174,7 +145,7 @@ class Engine:
         dtype = resolve_dtype(request.placement.dtype, device)
         wanted = preferred_variant(request.placement.variant, dtype)
         footprints = []
-        for spec in _SPECS[: request.last_stage + 1]:
+        for spec in STAGE_SPECS[: request.last_stage + 1]:
             source = sources[spec.model_stage]
             _check_pipeline_class(source, spec)
             check_folders(source, spec.folders)
@@ -352,7 +323,7 @@ def _image_prompts(request: GenerationRequest) -> list[str]:
     return [prompt for prompt in request.prompts for _ in range(request.num_images)]
 
 
-def _check_pipeline_class(source: ModelSource, spec: _StageSpec) -> None:
+def _check_pipeline_class(source: ModelSource, spec: StageSpec) -> None:
     found = pipeline_class(source)
     if found != spec.pipeline_class:
         stage = spec.model_stage

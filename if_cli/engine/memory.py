@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from if_cli.engine.models import ModelSource, component_bytes, weight_files
+from if_cli.engine.models import ModelSource, component_bytes, component_files
 from if_cli.engine.request import Placement
 from if_cli.errors import DeviceUnavailableError
 
@@ -125,7 +125,7 @@ def measure_stage(
     """Size a stage from its safetensors headers (no weights are read)."""
     total = largest = 0
     for component in components:
-        files = weight_files(source, component, variant) or []
+        files = component_files(source, component, variant) or []
         # transformers keeps T5's feed-forward output layers in fp32 when loading fp16.
         keep = ("wo",) if component == "text_encoder" and dtype == "fp16" else ()
         size, big = component_bytes(files, BYTES_PER_PARAM[dtype], keep)

@@ -13,12 +13,45 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from if_cli.engine.catalog import MODEL_ALIASES, short_name
 from if_cli.errors import ModelNotFoundError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Weight file stems used by diffusers (models) and transformers (text encoders, checkers).
 _WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What one phase of the cascade loads: which stage's model, components, class."""
+
+    key: Literal["text", "stage_1", "stage_2", "stage_3"]
+    model_stage: int
+    components: tuple[str, ...]
+    folders: tuple[str, ...]
+    pipeline_class: str
+
+
+STAGE_SPECS = (
+    StageSpec("text", 1, ("text_encoder",), ("tokenizer",), "IFPipeline"),
+    StageSpec("stage_1", 1, ("unet",), ("scheduler",), "IFPipeline"),
+    StageSpec(
+        "stage_2",
+        2,
+        ("unet",),
+        ("scheduler", "image_noising_scheduler"),
+        "IFSuperResolutionPipeline",
+    ),
+    StageSpec(
+        "stage_3",
+        3,
+        ("unet", "vae", "text_encoder"),
+        ("tokenizer", "scheduler", "low_res_scheduler"),
+        "StableDiffusionUpscalePipeline",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -45,15 +78,17 @@ def resolve_model(ref: str) -> ModelSource:
     expanded = Path(os.path.expanduser(ref))
     if expanded.is_dir():
         return _check_index(ModelSource(ref=ref, path=expanded.resolve()))
+    if ref in MODEL_ALIASES:
+        return _check_index(_from_hub_cache(MODEL_ALIASES[ref], ref))
     if not HUB_ID.match(ref):
         raise ModelNotFoundError(
             f"no model folder at {ref}",
             hint="give a folder in the diffusers layout or a hub id such as DeepFloyd/IF-I-XL-v1.0",
         )
-    return _check_index(_from_hub_cache(ref))
+    return _check_index(_from_hub_cache(ref, ref))
 
 
-def _from_hub_cache(repo_id: str) -> ModelSource:
+def _from_hub_cache(repo_id: str, ref: str) -> ModelSource:
     from huggingface_hub import constants, try_to_load_from_cache
 
     found = try_to_load_from_cache(repo_id, "model_index.json")
@@ -62,12 +97,10 @@ def _from_hub_cache(repo_id: str) -> ModelSource:
         raise ModelNotFoundError(
             f"model {repo_id} is not in the Hugging Face cache at {constants.HF_HUB_CACHE}"
             f"{offline}",
-            hint=f"download it first with `hf download {repo_id}` or pass a local folder; "
-            f"DeepFloyd repos need the licence accepted at https://huggingface.co/{repo_id} "
-            "and a token",
+            hint=f"run `if-cli download {short_name(repo_id)}`, or pass a local folder",
         )
     snapshot = Path(found).parent
-    return ModelSource(ref=repo_id, path=snapshot, repo_id=repo_id, revision=snapshot.name)
+    return ModelSource(ref=ref, path=snapshot, repo_id=repo_id, revision=snapshot.name)
 
 
 def _check_index(source: ModelSource) -> ModelSource:
@@ -139,18 +172,28 @@ def check_component(source: ModelSource, component: str) -> None:
         raise ModelNotFoundError(f"{source.describe()} {component}/ holds no weights")
 
 
-def choose_variant(source: ModelSource, components: list[str], preferred: str | None) -> str | None:
-    """Pick the weight variant to load: ``preferred`` when every component has it.
+def component_files(source: ModelSource, component: str, variant: str | None) -> list[Path] | None:
+    """The files diffusers loads for ``component`` under ``variant``.
 
-    ``preferred`` is ``"fp16"`` or ``None`` (the full-precision files). Falls back to the
-    other one when the preferred files are not all there (a cache with only fp16 files
-    still runs in fp32 on a CPU, upcast on load).
+    Like diffusers, a component without files of the variant falls back to its
+    full-precision files.
+    """
+    found = weight_files(source, component, variant)
+    if found is None and variant is not None:
+        found = weight_files(source, component, None)
+    return found
+
+
+def choose_variant(source: ModelSource, components: list[str], preferred: str | None) -> str | None:
+    """Pick the variant to load: ``preferred`` when every component can be loaded with it.
+
+    ``preferred`` is ``"fp16"`` or ``None`` (the full-precision files). A cache with only
+    fp16 files still runs in fp32 (upcast on load).
     """
     for component in components:
         check_component(source, component)
-    fallback = None if preferred == "fp16" else "fp16"
-    for variant in (preferred, fallback):
-        if all(weight_files(source, c, variant) is not None for c in components):
+    for variant in dict.fromkeys((preferred, "fp16")):
+        if all(component_files(source, c, variant) is not None for c in components):
             return variant
     raise ModelNotFoundError(
         f"{source.describe()} has no complete set of safetensors weights for "

@@ -1,0 +1,87 @@
+"""``if-cli models``: what is cached and usable; ``if-cli models rm MODEL`` frees it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from if_cli.commands import options as opt
+from if_cli.commands.confirm import confirm_or_stop
+from if_cli.engine.catalog import repo_id_for, short_name
+from if_cli.progress import say
+from if_cli.units import human_bytes
+
+models_app = typer.Typer(
+    help="List the IF models in the Hugging Face cache, or remove one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@models_app.callback()
+def list_models(
+    context: typer.Context,
+    cache_dir: opt.CacheDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """List cached pipelines: name, revision, variants, size, and whether they load."""
+    if context.invoked_subcommand is not None:
+        return
+    from if_cli.engine.cache import list_cached
+
+    cached = list_cached(cache_dir)
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "repo_id": m.repo_id,
+                        "name": short_name(m.repo_id),
+                        "revision": m.revision,
+                        "refs": list(m.refs),
+                        "variants": list(m.variants),
+                        "size_bytes": m.size_bytes,
+                        "complete": m.complete,
+                        "problem": m.problem,
+                        "path": str(m.path),
+                    }
+                    for m in cached
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not cached:
+        say("no IF models in the cache; get them with `if-cli download`")
+        return
+    print(f"{'MODEL':<42} {'REVISION':<12} {'VARIANTS':<10} {'SIZE':>11}  STATUS")
+    for m in cached:
+        status = "complete" if m.complete else f"incomplete: {m.problem}"
+        print(
+            f"{short_name(m.repo_id):<42} {m.revision[:12]:<12} {','.join(m.variants):<10} "
+            f"{m.size_bytes / 1e9:>8.2f}GB  {status}"
+        )
+
+
+@models_app.command("rm")
+def remove_model(
+    model: Annotated[
+        str, typer.Argument(help="Alias (I-XL, II-L, x4 …) or hub id.", metavar="MODEL")
+    ],
+    cache_dir: opt.CacheDir = None,
+    yes: opt.Yes = False,
+) -> None:
+    """Delete a model from the Hugging Face cache, after confirmation."""
+    from if_cli.engine.cache import cached_size, remove_cached
+    from if_cli.errors import ModelNotFoundError
+
+    repo_id = repo_id_for(model)
+    size = cached_size(repo_id, cache_dir)
+    if not size:
+        raise ModelNotFoundError(f"{repo_id} is not in the Hugging Face cache")
+    if not confirm_or_stop(f"Delete {repo_id} ({human_bytes(size)}) from the cache?", yes):
+        raise typer.Exit(1)
+    freed = remove_cached(repo_id, cache_dir)
+    say(f"removed {repo_id}, {human_bytes(freed)} freed")
