@@ -40,31 +40,21 @@ EXPECTED_IF_I = {
 }
 
 
-def published_like(folder: Path, target: Path, pad_unet_to: int = 0) -> Path:
-    """A copy of a tiny repo with every format the real one holds: pickles in each
-    component, fp16 pickles, the original-format root files and the safety checker."""
-    repo = shutil.copytree(folder, target)
-    for component in ("unet", "text_encoder", "safety_checker"):
-        (repo / component / "pytorch_model.bin").write_bytes(b"pickle" * 1000)
-    (repo / "unet" / "diffusion_pytorch_model.fp16.bin").write_bytes(b"pickle" * 500)
-    if pad_unet_to:
-        from safetensors.torch import load_file, save_file
+def padded_copy(folder: Path, target: Path, pad_unet_to: int) -> Path:
+    """A copy whose fp16 UNet is over two 10 MB download chunks (still a valid file)."""
+    from safetensors.torch import load_file, save_file
 
-        path = repo / UNET_FP16
-        tensors = load_file(path)
-        save_file(tensors, path, metadata={"format": "pt", "padding": " " * pad_unet_to})
+    repo = shutil.copytree(folder, target)
+    path = repo / UNET_FP16
+    save_file(load_file(path), path, metadata={"format": "pt", "padding": " " * pad_unet_to})
     return repo
 
 
 @pytest.fixture
-def hub(tiny_repos: dict[str, Path], tmp_path: Path) -> Iterator[FakeHub]:
+def hub(tiny_repos: dict[str, Path]) -> Iterator[FakeHub]:
     server = FakeHub(tokens=(TOKEN,)).start()
-    server.repos[IF_I] = repo_from_folder(
-        published_like(tiny_repos["stage_1"], tmp_path / "served-I"), COMMIT
-    )
-    server.repos[IF_II] = repo_from_folder(
-        published_like(tiny_repos["stage_2"], tmp_path / "served-II"), COMMIT
-    )
+    server.repos[IF_I] = repo_from_folder(tiny_repos["stage_1"], COMMIT)
+    server.repos[IF_II] = repo_from_folder(tiny_repos["stage_2"], COMMIT)
     yield server
     server.stop()
 
@@ -146,7 +136,7 @@ def test_a_dropped_connection_resumes_with_a_range_request(
 ) -> None:
     server = FakeHub().start()
     try:
-        served = published_like(tiny_repos["stage_1"], tmp_path / "big", pad_unet_to=24_000_000)
+        served = padded_copy(tiny_repos["stage_1"], tmp_path / "big", pad_unet_to=24_000_000)
         server.repos[IF_I] = repo_from_folder(served, COMMIT)
         server.drop_halfway[f"{IF_I}/{UNET_FP16}"] = 1
         home = tmp_path / "home-resume"

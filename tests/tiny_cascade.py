@@ -197,10 +197,24 @@ def _save_with_fp16_variant(model: torch.nn.Module, folder: Path, **options: Any
     model.to(torch.float32)
 
 
-def _write_original_format_pickles(repo: Path, subfolder: str) -> None:
-    """The real repos also hold pickles; these are garbage so that loading one fails loudly."""
-    (repo / "pytorch_model.bin").write_bytes(b"not a pickle: if-cli must never load this")
-    (repo / subfolder / "diffusion_pytorch_model.bin").write_bytes(b"never load pickles")
+def write_pickle_stand_ins(repo: Path, original: str = "pytorch_model.bin") -> None:
+    """The real repos also hold pickles: a ``.bin`` beside every safetensors file (same
+    size) and the original-format checkpoint at the root (the size of the fp32 UNet).
+    These are not pickles at all, so loading one by mistake fails loudly."""
+    for weights in sorted(repo.glob("*/*.safetensors")):
+        name = weights.name.replace(".safetensors", ".bin")
+        if name.startswith("model"):  # transformers names its pickles pytorch_model*.bin
+            name = f"pytorch_{name}"
+        _write_stand_in(weights.with_name(name), weights.stat().st_size)
+    _write_stand_in(
+        repo / original, (repo / "unet/diffusion_pytorch_model.safetensors").stat().st_size
+    )
+
+
+def _write_stand_in(path: Path, size: int) -> None:
+    """Distinct bytes per file (equal contents would be one blob in the hub cache)."""
+    filler = f"not a pickle ({path.parent.name}/{path.name}): never load this. ".encode()
+    path.write_bytes((filler * (size // len(filler) + 1))[:size])
 
 
 def write_t5_tokenizer(folder: Path) -> int:
@@ -431,7 +445,7 @@ def write_stage_1_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
     _write_json(repo / "model_index.json", _if_model_index("IFPipeline"))
     _write_if_common(repo, IF_STAGE_1_SCHEDULER)
     _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_1_UNET)), repo / "unet")
-    _write_original_format_pickles(repo, "unet")
+    write_pickle_stand_ins(repo)
     return repo
 
 
@@ -450,7 +464,7 @@ def write_stage_2_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
         repo / "image_noising_scheduler" / "scheduler_config.json", IF_IMAGE_NOISING_SCHEDULER
     )
     _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_2_UNET)), repo / "unet")
-    _write_original_format_pickles(repo, "unet")
+    write_pickle_stand_ins(repo)
     return repo
 
 
@@ -493,6 +507,7 @@ def write_x4_upscaler_repo(repo: Path) -> Path:
     _save_with_fp16_variant(AutoencoderKL(**X4_VAE), repo / "vae")
     _write_json(repo / "scheduler" / "scheduler_config.json", X4_DDIM_SCHEDULER)
     _write_json(repo / "low_res_scheduler" / "scheduler_config.json", X4_LOW_RES_SCHEDULER)
+    write_pickle_stand_ins(repo, original="x4-upscaler-ema.ckpt")
     return repo
 
 
