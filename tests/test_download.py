@@ -167,7 +167,7 @@ def test_an_interrupted_download_completes_on_rerun_fetching_only_what_is_missin
     before = len(hub.file_gets())
     again = online("download", "I-XL", "--yes")
     assert again.returncode == 0, again.stderr
-    assert sorted(hub.file_gets()[before:]) == sorted(["model_index.json", UNET_FP16])
+    assert hub.file_gets()[before:] == [UNET_FP16]
     assert _cached_files(online.home) == EXPECTED_IF_I  # type: ignore[attr-defined]
 
 
@@ -178,7 +178,7 @@ def test_rerunning_a_complete_download_transfers_no_file(
     before = len(hub.file_gets())
     again = online("download", "I-XL")  # nothing missing: no --yes needed
     assert again.returncode == 0, again.stderr
-    assert hub.file_gets()[before:] == ["model_index.json"]
+    assert hub.file_gets()[before:] == []
     assert "0 B to fetch" in again.stderr
 
 
@@ -218,6 +218,31 @@ def test_gated_repo_without_access_says_where_to_accept_the_licence(
     assert allowed.returncode == 0, allowed.stderr
     assert TOKEN not in allowed.stdout + allowed.stderr
     assert any(r.authorization == f"Bearer {TOKEN}" for r in hub.requests)
+
+
+def test_the_stored_login_token_is_used_and_never_shown(
+    online: Callable[..., subprocess.CompletedProcess[str]], hub: FakeHub
+) -> None:
+    hub.repos[IF_I].gated = True
+    home: Path = online.home  # type: ignore[attr-defined]
+    home.mkdir(parents=True)
+    (home / "token").write_text(TOKEN)  # where `hf auth login` stores it under HF_HOME
+    completed = online("download", "I-XL", "--yes")
+    assert completed.returncode == 0, completed.stderr
+    assert any(r.authorization == f"Bearer {TOKEN}" for r in hub.requests)
+    assert TOKEN not in completed.stdout + completed.stderr
+
+
+def test_cache_dir_puts_the_files_where_asked_and_models_reads_them(
+    online: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    completed = online("download", "II-L", "--yes", "--cache-dir", str(elsewhere))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith(str(elsewhere))
+    listed = json.loads(online("models", "--json", "--cache-dir", str(elsewhere)).stdout)
+    assert [m["repo_id"] for m in listed] == [IF_II]
+    assert json.loads(online("models", "--json").stdout) == []  # the default cache is empty
 
 
 def test_unknown_repo_is_no_such_model(

@@ -191,11 +191,17 @@ def _cache_dir(cache_dir: Path | None) -> Path:
     return Path(cache_dir or constants.HF_HUB_CACHE)
 
 
-def _read_model_index(api: object, repo_id: str, commit: str, token: str | None) -> dict:
-    """Fetch ``model_index.json`` into memory (nothing is written to the cache)."""
-    from huggingface_hub import get_session, hf_hub_url
+def _read_model_index(
+    api: object, repo_id: str, commit: str, token: str | None, cache: Path
+) -> dict:
+    """``model_index.json`` of ``commit``: from the cache when there, else fetched into
+    memory (nothing is written to the cache before the user agrees to download)."""
+    from huggingface_hub import get_session, hf_hub_url, try_to_load_from_cache
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
+    cached = try_to_load_from_cache(repo_id, "model_index.json", cache_dir=cache, revision=commit)
+    if isinstance(cached, str):
+        return json.loads(Path(cached).read_text())
     url = hf_hub_url(repo_id, "model_index.json", revision=commit, endpoint=api.endpoint)  # type: ignore[attr-defined]
     response = get_session().get(
         url, headers=build_hf_headers(token=token), timeout=30, follow_redirects=True
@@ -217,6 +223,7 @@ def plan_download(
     from huggingface_hub.hf_api import RepoFile
 
     api = HfApi(token=token)
+    cache = _cache_dir(cache_dir)
     with hub_errors(repo_id, revision):
         commit = api.repo_info(repo_id, revision=revision).sha
         assert commit is not None
@@ -227,10 +234,9 @@ def plan_download(
         ]
         if not any(f.path == "model_index.json" for f in tree):
             raise ModelNotFoundError(f"{repo_id} is not a diffusers pipeline (no model_index.json)")
-        model_index = _read_model_index(api, repo_id, commit, token)
+        model_index = _read_model_index(api, repo_id, commit, token, cache)
     folders = needed_folders(model_index, with_safety_checker)
     files = tuple(select_files(tree, folders, variant))
-    cache = _cache_dir(cache_dir)
     missing = tuple(
         f
         for f in files
