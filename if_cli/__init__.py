@@ -1,8 +1,16 @@
 """if-cli: a dependable, scriptable command line for the DeepFloyd IF cascade."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("if-cli")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """``__version__`` is read from package metadata on first use: importing
+    importlib.metadata costs tens of milliseconds that ``--help`` should not pay."""
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("if-cli")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"

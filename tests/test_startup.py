@@ -74,3 +74,9 @@ def test_importing_the_engine_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_the_engine_exports_every_name_it_lists() -> None:
+    import if_cli.engine as engine
+
+    assert all(getattr(engine, name) is not None for name in engine.__all__)
