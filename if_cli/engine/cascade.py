@@ -127,10 +127,9 @@ class Engine:
 
     def close(self) -> None:
         """Free every pipeline this engine keeps loaded."""
-        device = "cpu"
-        for key in list(self._resident):
-            device = key[-1]
-            loading.free(self._resident.pop(key), device)
+        while self._resident:
+            key, pipe = self._resident.popitem()
+            loading.free(pipe, device=key[-1])  # the cache key ends with the device
         self._watermarkers.clear()
 
     # 1–2. Check, find models, plan: nothing here reads weights.
