@@ -28,6 +28,10 @@ class InvalidRequestError(IFCliError):
     exit_code = 2
 
 
+class ConfigError(InvalidRequestError):
+    """The config file or an IF_CLI_* variable holds something if-cli cannot use."""
+
+
 class ModelNotFoundError(IFCliError):
     """A model is not in the cache or the folder is not a model in the diffusers layout."""
 
@@ -64,6 +68,12 @@ class NetworkError(IFCliError):
     exit_code = 8
 
 
+class DoctorFoundProblems(IFCliError):
+    """``if-cli doctor`` found something that stops generation on this machine."""
+
+    exit_code = 9
+
+
 class InterruptedByUser(IFCliError):
     """Ctrl-C: images finished before it are kept."""
 
@@ -80,5 +90,6 @@ EXIT_CODES: dict[int, str] = {
     OutputError.exit_code: "an output or cache folder cannot be written, or the disk is full",
     AccessDeniedError.exit_code: "the hub refused access (gated model or missing token)",
     NetworkError.exit_code: "the hub cannot be reached",
+    DoctorFoundProblems.exit_code: "`if-cli doctor` found a problem that stops generation",
     InterruptedByUser.exit_code: "interrupted (Ctrl-C)",
 }

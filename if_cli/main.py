@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 
 from if_cli import __version__
+from if_cli.commands.config import config_app
+from if_cli.commands.doctor import doctor
 from if_cli.commands.download import download
 from if_cli.commands.generate import generate
 from if_cli.commands.models import models_app
@@ -21,7 +23,6 @@ from if_cli.errors import IFCliError
 
 app = typer.Typer(
     name="if-cli",
-    help="Run the DeepFloyd IF text-to-image cascade from the command line.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -36,6 +37,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -50,12 +52,20 @@ def _main(
     """Run the DeepFloyd IF text-to-image cascade from the command line.
 
     Images and sidecars go to files, their paths to stdout; progress goes to stderr.
+    Option defaults come from IF_CLI_<OPTION> variables and the config file
+    (`if-cli config path`), below what the command line says.
     """
+    if context.invoked_subcommand not in (None, "config"):
+        from if_cli.settings import default_map
+
+        context.default_map = default_map(context.command)
 
 
 app.command(no_args_is_help=True)(generate)
 app.command()(download)
+app.command()(doctor)
 app.add_typer(models_app, name="models")
+app.add_typer(config_app, name="config")
 
 
 def _quiet_third_party() -> None:

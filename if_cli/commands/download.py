@@ -21,6 +21,7 @@ def download(
             help="Models to fetch: " + ", ".join(MODEL_ALIASES) + " or hub ids "
             "(owner/name). Default: " + " ".join(DEFAULT_CASCADE) + ".",
             metavar="[MODEL]...",
+            autocompletion=opt.complete_models,
             show_default=False,
         ),
     ] = None,

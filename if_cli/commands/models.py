@@ -68,7 +68,12 @@ def list_models(
 @models_app.command("rm")
 def remove_model(
     model: Annotated[
-        str, typer.Argument(help="Alias (I-XL, II-L, x4 …) or hub id.", metavar="MODEL")
+        str,
+        typer.Argument(
+            help="Alias (I-XL, II-L, x4 …) or hub id.",
+            metavar="MODEL",
+            autocompletion=opt.complete_models,
+        ),
     ],
     cache_dir: opt.CacheDir = None,
     yes: opt.Yes = False,

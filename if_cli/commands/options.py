@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from if_cli.engine import request as req
+from if_cli.engine.catalog import MODEL_ALIASES
 from if_cli.engine.request import (
     DEFAULT_STAGE_1_MODEL,
     DEFAULT_STAGE_2_MODEL,
@@ -30,6 +31,27 @@ STAGES_PANEL = "Stages"
 MODELS_PANEL = "Models"
 PLACEMENT_PANEL = "Device and memory"
 OUTPUT_PANEL = "Output"
+
+
+def complete_schedules(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion for ``--steps``: IF's named schedules (a number is typed freely)."""
+    return [
+        (name, "IF fast timestep schedule")
+        for name in SCHEDULE_NAMES
+        if name.startswith(incomplete)
+    ]
+
+
+def complete_models(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion for model arguments: the short names of the published models."""
+    return [(alias, repo) for alias, repo in MODEL_ALIASES.items() if alias.startswith(incomplete)]
+
+
+def complete_stages(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion for ``--stages``: the last stage and the size it makes."""
+    sizes = {"1": "64 px", "2": "256 px", "3": "1024 px"}
+    return [(n, size) for n, size in sizes.items() if n.startswith(incomplete)]
+
 
 _STEPS_HELP = "Denoising steps: a count, or a fast schedule (" + ", ".join(SCHEDULE_NAMES) + ")."
 
@@ -60,6 +82,7 @@ LastStage = Annotated[
     typer.Option(
         "--stages",
         help="Run stages 1 to N: 1 → 64 px, 2 → 256 px, 3 → 1024 px.",
+        autocompletion=complete_stages,
         rich_help_panel=STAGES_PANEL,
     ),
 ]
@@ -75,7 +98,11 @@ BatchSize = Annotated[
 Stage1Steps = Annotated[
     str,
     typer.Option(
-        "--steps", "--stage-1-steps", help="Stage I " + _STEPS_HELP, rich_help_panel=STAGES_PANEL
+        "--steps",
+        "--stage-1-steps",
+        help="Stage I " + _STEPS_HELP,
+        rich_help_panel=STAGES_PANEL,
+        autocompletion=complete_schedules,
     ),
 ]
 Stage1Guidance = Annotated[
@@ -89,7 +116,12 @@ Stage1Guidance = Annotated[
 ]
 Stage2Steps = Annotated[
     str,
-    typer.Option("--stage-2-steps", help="Stage II " + _STEPS_HELP, rich_help_panel=STAGES_PANEL),
+    typer.Option(
+        "--stage-2-steps",
+        help="Stage II " + _STEPS_HELP,
+        rich_help_panel=STAGES_PANEL,
+        autocompletion=complete_schedules,
+    ),
 ]
 Stage2Guidance = Annotated[
     float,
@@ -130,6 +162,7 @@ Stage1Model = Annotated[
     str,
     typer.Option(
         "--stage-1-model",
+        autocompletion=complete_models,
         help="Stage I (and T5 text encoder) model: a hub id "
         "in the Hugging Face cache or a local folder.",
         rich_help_panel=MODELS_PANEL,
@@ -138,13 +171,17 @@ Stage1Model = Annotated[
 Stage2Model = Annotated[
     str,
     typer.Option(
-        "--stage-2-model", help="Stage II model: hub id or folder.", rich_help_panel=MODELS_PANEL
+        "--stage-2-model",
+        help="Stage II model: hub id or folder.",
+        rich_help_panel=MODELS_PANEL,
+        autocompletion=complete_models,
     ),
 ]
 Stage3Model = Annotated[
     str,
     typer.Option(
         "--stage-3-model",
+        autocompletion=complete_models,
         help="Stage III (x4 upscaler) model: hub id or folder.",
         rich_help_panel=MODELS_PANEL,
     ),

@@ -1,0 +1,1 @@
+complete --command if-cli --no-files --arguments "(env _IF_CLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) if-cli)" --condition "env _IF_CLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) if-cli"

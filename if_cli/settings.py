@@ -1,0 +1,215 @@
+"""Option defaults from the environment and a config file, with their sources.
+
+Precedence: command line > ``IF_CLI_<OPTION>`` environment variable > config file >
+built-in default. The first and last are click's own; this module builds click's
+``default_map`` from the middle two, so every command gets them without knowing.
+
+The config file is TOML (``if-cli config path`` shows where). Keys are option names
+(``steps``, ``stage_1_model``, ``offload``, ``out`` …; ``-`` and ``_`` both work). A key
+at the top applies to every command that has that option; a table ``[generate]``,
+``[download]`` or ``[models.rm]`` applies to that command only and wins over the top.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from if_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    import click
+
+CONFIG_ENV = "IF_CLI_CONFIG"
+ENV_PREFIX = "IF_CLI_"
+# Options that make no sense as stored defaults: the CLI's own switches, a dry run that
+# would silently do nothing, and the hub token (a secret: HF_TOKEN or `hf auth login`).
+NOT_SETTINGS = {"help", "version", "install_completion", "show_completion", "dry_run", "token"}
+NOT_CONFIGURED_COMMANDS = ("config",)
+
+log = logging.getLogger("if_cli")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The effective default of one option of one command, and where it came from."""
+
+    command: str
+    name: str
+    value: Any
+    source: str
+
+
+def config_path() -> Path:
+    """``IF_CLI_CONFIG`` if set, else ``config.toml`` in the user config folder."""
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("if-cli") / "config.toml"
+
+
+def command_options(root: click.Command) -> dict[str, dict[str, click.Option]]:
+    """Every settable option, by command path (``"generate"``, ``"models rm"``)."""
+    found: dict[str, dict[str, click.Option]] = {}
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        if path[:1] and path[0] in NOT_CONFIGURED_COMMANDS:
+            return
+        if path:
+            found[" ".join(path)] = {
+                p.name: p  # type: ignore[misc]
+                for p in command.params
+                if p.param_type_name == "option" and p.name and p.name not in NOT_SETTINGS
+            }
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, (*path, name))
+
+    walk(root, ())
+    return found
+
+
+def _header(text: str, table: str) -> re.Match[str] | None:
+    return re.search(rf"^\s*\[\s*{re.escape(table)}\s*\]", text, flags=re.MULTILINE)
+
+
+def _line_of(text: str, key: str, table: str | None) -> int | None:
+    """The line where ``key`` is set, or its ``[key]`` table begins (inside ``[table]``
+    when given), for messages."""
+    start = 0
+    if table:
+        header = _header(text, table)
+        start = header.end() if header else 0
+    setting = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", re.MULTILINE)
+    match = setting.search(text, start) or _header(text, f"{table}.{key}" if table else key)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any], str]:
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {path} cannot be read: {exc}") from exc
+
+
+def _normal(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def _file_layers(
+    path: Path, commands: dict[str, dict[str, click.Option]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[tuple[str | None, str], str]]:
+    """Top-level values, per-command tables, and a source label for each key."""
+    data, text = _read_config(path)
+    every_option = {name for options in commands.values() for name in options}
+    top: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    sources: dict[tuple[str | None, str], str] = {}
+
+    def where(key: str, table: str | None) -> str:
+        line = _line_of(text, key, table)
+        return f"config {path}:{line}" if line else f"config {path}"
+
+    def take(values: dict[str, Any], table: str | None, allowed: set[str]) -> dict[str, Any]:
+        kept = {}
+        for key, value in values.items():
+            name = _normal(key)
+            if isinstance(value, dict):
+                if (table is None and key in commands) or f"{table} {key}" in commands:
+                    continue  # a command table, read on its own
+                raise ConfigError(f"{where(key, table)}: [{key}] is not an if-cli command")
+            if name not in allowed:
+                scope = f"the {table} command" if table else "any command"
+                raise ConfigError(f"{where(key, table)}: {key!r} is not an option of {scope}")
+            kept[name] = value
+            sources[(table, name)] = where(key, table)
+        return kept
+
+    top = take(data, None, every_option)
+    for command, options in commands.items():
+        table: Any = data
+        for part in command.split():
+            table = table.get(part, {}) if isinstance(table, dict) else {}
+        if table:
+            tables[command] = take(table, command.replace(" ", "."), set(options))
+    return top, tables, sources
+
+
+def resolve(root: click.Command) -> list[Setting]:
+    """Every option's effective default with its source, validated with the option's type."""
+    commands = command_options(root)
+    path = config_path()
+    top: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    sources: dict[tuple[str | None, str], str] = {}
+    if path.is_file():
+        top, tables, sources = _file_layers(path, commands)
+    every_option = {name for options in commands.values() for name in options}
+    strays = [
+        v
+        for v in sorted(os.environ)
+        if v.startswith(ENV_PREFIX)
+        and v != CONFIG_ENV
+        and v.removeprefix(ENV_PREFIX).lower() not in every_option
+    ]
+    for variable in strays:
+        log.warning("%s matches no if-cli option and is ignored", variable)
+    settings = []
+    for command, options in commands.items():
+        context = _context(root, command)
+        for name, option in options.items():
+            variable = ENV_PREFIX + name.upper()
+            table_key = command.replace(" ", ".")
+            if variable in os.environ:
+                value, source = os.environ[variable], variable
+            elif name in tables.get(command, {}):
+                value, source = tables[command][name], sources[(table_key, name)]
+            elif name in top:
+                value, source = top[name], sources[(None, name)]
+            else:
+                settings.append(Setting(command, name, option.default, "default"))
+                continue
+            checked = _checked(option, value, source, context)
+            settings.append(Setting(command, name, checked, source))
+    return settings
+
+
+def _context(root: click.Command, command: str) -> click.Context:
+    node = root
+    for part in command.split():
+        node = node.commands[part]  # type: ignore[attr-defined]
+    return node.context_class(node, info_name=command)
+
+
+def _checked(option: click.Option, value: Any, source: str, context: click.Context) -> Any:
+    """Convert as the command line would, so a bad value fails here, naming its source."""
+    try:
+        converted = option.process_value(context, value)
+    except Exception as exc:  # click's BadParameter and friends
+        message = getattr(exc, "message", None) or str(exc)
+        flag = max(option.opts, key=len)
+        raise ConfigError(f"{source}: bad value {value!r} for {flag}: {message}") from exc
+    return Path(os.path.expanduser(converted)) if isinstance(converted, Path) else converted
+
+
+def default_map(root: click.Command) -> dict[str, Any]:
+    """click's ``default_map`` for the whole command tree (nested for ``models rm``)."""
+    tree: dict[str, Any] = {}
+    for setting in resolve(root):
+        if setting.source == "default":
+            continue
+        node = tree
+        for part in setting.command.split():
+            node = node.setdefault(part, {})
+        node[setting.name] = setting.value
+    return tree
