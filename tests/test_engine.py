@@ -32,7 +32,8 @@ def test_progress_reports_load_steps_and_done_for_every_stage(
     events: list[ProgressEvent] = []
     with Engine(on_progress=events.append) as engine:
         engine.generate(_request(tiny_repos, num_images=2))
-    for stage, total in (("text", 1), ("stage_1", 4), ("stage_2", 4)):
+    # T5 encodes two texts: the prompt and the (empty) negative prompt.
+    for stage, total in (("text", 2), ("stage_1", 4), ("stage_2", 4)):
         mine = [e for e in events if e.stage == stage]
         assert mine[0].phase == "load" and mine[-1].phase == "done"
         steps = [e.step for e in mine if e.phase == "run"]
@@ -138,3 +139,46 @@ def test_images_are_handed_over_as_soon_as_each_is_finished(
     assert order.index("image 1 (2 done)") < order.index("stage_1:done")
     assert [image.seed for image in result.images] == [5, 6]
     assert result.timings["stage_1"].run_s > 0
+
+
+def test_a_cached_prompt_never_loads_t5_and_gives_the_same_pixels(
+    tiny_repos: dict[str, Path], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from if_cli.engine.embedding_cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "embeddings")
+    first_events: list[ProgressEvent] = []
+    with Engine(on_progress=first_events.append, embedding_cache=cache) as engine:
+        first = engine.generate(_request(tiny_repos, last_stage=1)).images[0]
+    assert len(list((tmp_path / "embeddings").glob("*.safetensors"))) == 2
+    events: list[ProgressEvent] = []
+    with Engine(on_progress=events.append, embedding_cache=cache) as engine:
+        again = engine.generate(_request(tiny_repos, last_stage=1)).images[0]
+    assert any(e.stage == "text" for e in first_events)
+    assert not any(e.stage == "text" for e in events)
+    np.testing.assert_array_equal(np.asarray(first.image), np.asarray(again.image))
+
+
+def test_the_embedding_cache_keeps_the_most_recently_used_within_its_cap(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    import torch
+
+    from if_cli.engine.embedding_cache import EmbeddingCache
+
+    one = torch.zeros(1, 77, 32)
+    cache = EmbeddingCache(tmp_path, max_bytes=10**9)
+    for n, text in enumerate(["a", "b", "c"]):
+        cache.put(text, one, tokens=3)
+        os.utime(tmp_path / f"{text}.safetensors", ns=(n * 10**9, n * 10**9))
+    assert cache.get("a", "cpu") is not None  # "a" is now the most recently used
+    size = (tmp_path / "a.safetensors").stat().st_size
+    cache.max_bytes = 2 * size
+    cache.evict()
+    assert sorted(p.stem for p in tmp_path.glob("*.safetensors")) == ["a", "c"]
+    tensor, tokens = cache.get("c", "cpu")  # type: ignore[misc]
+    assert tokens == 3 and tensor.shape == (1, 77, 32)

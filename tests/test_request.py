@@ -92,3 +92,13 @@ def test_a_named_schedule_fixes_both_count_and_timesteps() -> None:
     count, schedule = steps_and_timesteps("super40")
     assert count == 40 and schedule == timesteps_for("super40")
     assert steps_and_timesteps(25) == (25, None)
+
+
+def test_explicit_seeds_give_each_prompt_its_own_seed() -> None:
+    request = _request(prompts=("a", "b", "a"), seed=None, seeds=(9, 3, 10))
+    request.validate()
+    assert request.with_seed().image_seeds() == [9, 3, 10]
+    with pytest.raises(InvalidRequestError, match="one seed per prompt"):
+        _request(prompts=("a", "b"), seeds=(1,)).validate()
+    with pytest.raises(InvalidRequestError, match="num_images 1"):
+        _request(prompts=("a",), seeds=(1,), num_images=2).validate()

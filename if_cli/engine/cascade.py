@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from if_cli.engine import loading
+from if_cli.engine.embedding_cache import EmbeddingCache, encoder_identity
 from if_cli.engine.events import (
     STAGE_LABELS,
     ProgressCallback,
@@ -114,8 +115,13 @@ class Engine:
             result = engine.generate(GenerationRequest(prompts=("a corgi",), seed=7))
     """
 
-    def __init__(self, on_progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        on_progress: ProgressCallback | None = None,
+        embedding_cache: EmbeddingCache | None = None,
+    ) -> None:
         self._report = on_progress or ignore_progress
+        self._embedding_cache = embedding_cache
         self._resident: dict[tuple[Any, ...], Any] = {}
         self._watermarkers: dict[str, Any] = {}
 
@@ -191,25 +197,42 @@ class Engine:
             raise
         return work.result()
 
-    # 3. T5: each distinct prompt once; embeddings feed stages I and II.
+    # 3. T5: each distinct text once (or from the embedding cache); embeddings feed I and II.
     def _encode(self, work: _Work) -> None:
-        request = work.prepared.request
-        with self._stage(work, "text") as pipe:
-            unique = list(dict.fromkeys(request.prompts))
-            self._report(ProgressEvent("text", "run", 0, len(unique)))
-            by_prompt = {}
-            for done, prompt in enumerate(unique, start=1):
-                _warn_if_truncated(pipe.tokenizer, prompt)
-                by_prompt[prompt] = pipe.encode_prompt(
-                    prompt,
-                    do_classifier_free_guidance=True,
-                    num_images_per_prompt=1,
-                    device=work.prepared.plan.device,
-                    negative_prompt=request.negative_prompt,
-                    clean_caption=False,
-                )
-                self._report(ProgressEvent("text", "run", done, len(unique)))
-        work.embeds = [by_prompt[prompt] for prompt in _image_prompts(request)]
+        request, plan = work.prepared.request, work.prepared.plan
+        negative = request.negative_prompt or ""
+        texts = list(dict.fromkeys([*request.prompts, negative]))
+        cache = self._embedding_cache
+        encoder = encoder_identity(work.prepared.footprint("text"))
+        keys = (
+            {text: cache.key(encoder, plan.dtype, plan.device, text) for text in texts}
+            if cache
+            else {}
+        )
+        embeds: dict[str, Any] = {}
+        for text in keys:
+            hit = cache.get(keys[text], plan.device) if cache else None
+            if hit is not None:
+                embeds[text] = hit[0].to(loading.torch_dtype(plan.dtype))
+                _warn_if_truncated(text, hit[1])
+        missing = [text for text in texts if text not in embeds]
+        if missing:
+            with self._stage(work, "text") as pipe:
+                self._report(ProgressEvent("text", "run", 0, len(missing)))
+                for done, text in enumerate(missing, start=1):
+                    tokens = len(pipe.tokenizer(text, add_special_tokens=True).input_ids)
+                    _warn_if_truncated(text, tokens)
+                    embeds[text] = pipe.encode_prompt(
+                        text,
+                        do_classifier_free_guidance=False,
+                        num_images_per_prompt=1,
+                        device=plan.device,
+                        clean_caption=False,
+                    )[0]
+                    if cache:
+                        cache.put(keys[text], embeds[text], tokens)
+                    self._report(ProgressEvent("text", "run", done, len(missing)))
+        work.embeds = [(embeds[p], embeds[negative]) for p in _image_prompts(request)]
 
     # 4. One stage for every image, batch by batch.
     def _run_stage(self, work: _Work, stage: int, on_image: ImageCallback | None) -> None:
@@ -332,15 +355,13 @@ def _check_pipeline_class(source: ModelSource, spec: StageSpec) -> None:
         )
 
 
-def _warn_if_truncated(tokenizer: Any, prompt: str) -> None:
-    ids = tokenizer(prompt, add_special_tokens=True).input_ids
-    if len(ids) > T5_MAX_TOKENS:
-        kept = tokenizer.decode(ids[: T5_MAX_TOKENS - 1], skip_special_tokens=True)
+def _warn_if_truncated(text: str, tokens: int) -> None:
+    if tokens > T5_MAX_TOKENS:
         log.warning(
-            "the prompt is %d T5 tokens; only the first %d are read, so it is cut after: %r",
-            len(ids),
+            "the prompt %r is %d T5 tokens; only the first %d are read and the rest is cut",
+            text if len(text) <= 60 else text[:57] + "...",
+            tokens,
             T5_MAX_TOKENS,
-            kept[-40:],
         )
 
 

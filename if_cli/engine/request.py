@@ -82,6 +82,8 @@ class GenerationRequest:
     prompts: tuple[str, ...]
     negative_prompt: str | None = None
     seed: int | None = None
+    # Batch runs give each prompt its own seed (then num_images must be 1).
+    seeds: tuple[int, ...] | None = None
     num_images: int = 1
     last_stage: int = 3
     batch_size: int = 1
@@ -101,11 +103,14 @@ class GenerationRequest:
 
     def with_seed(self) -> GenerationRequest:
         """Return a copy whose seed is fixed (a random one if none was given)."""
-        if self.seed is not None:
+        if self.seed is not None or self.seeds is not None:
             return self
         return dataclasses.replace(self, seed=secrets.randbelow(2**32))
 
     def image_seeds(self) -> list[int]:
+        """Seed of each image, in image order."""
+        if self.seeds is not None:
+            return list(self.seeds)
         if self.seed is None:
             raise ValueError("call with_seed() first")
         return [self.seed + i for i in range(self.total_images)]
@@ -118,6 +123,11 @@ class GenerationRequest:
         _check_int("last_stage", self.last_stage, minimum=1, maximum=3)
         if self.seed is not None:
             _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED - self.total_images)
+        if self.seeds is not None:
+            if len(self.seeds) != len(self.prompts) or self.num_images != 1:
+                raise InvalidRequestError("seeds needs one seed per prompt and num_images 1")
+            for seed in self.seeds:
+                _check_int("seed", seed, minimum=0, maximum=MAX_SEED)
         for stage in range(1, self.last_stage + 1):
             _validate_stage(stage, self.stage_options(stage))
         _validate_placement(self.placement)
