@@ -74,6 +74,12 @@ class DoctorFoundProblems(IFCliError):
     exit_code = 9
 
 
+class SomeItemsFailed(IFCliError):
+    """With --keep-going: the run finished, but some images failed."""
+
+    exit_code = 10
+
+
 class InterruptedByUser(IFCliError):
     """Ctrl-C: images finished before it are kept."""
 
@@ -91,5 +97,6 @@ EXIT_CODES: dict[int, str] = {
     AccessDeniedError.exit_code: "the hub refused access (gated model or missing token)",
     NetworkError.exit_code: "the hub cannot be reached",
     DoctorFoundProblems.exit_code: "`if-cli doctor` found a problem that stops generation",
+    SomeItemsFailed.exit_code: "with --keep-going: some images failed, the others are written",
     InterruptedByUser.exit_code: "interrupted (Ctrl-C)",
 }

@@ -28,10 +28,15 @@ def _resident(plan: Plan, position: int) -> str:
 def format_plan(prepared: PreparedRequest) -> str:
     plan, request = prepared.plan, prepared.request
     budget = "unknown" if plan.budget_bytes is None else human_bytes(plan.budget_bytes)
+    seeds = request.image_seeds()
+    consecutive = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    if consecutive:
+        seed_text = f"{seeds[0]}…{seeds[-1]}"
+    else:
+        seed_text = ", ".join(map(str, seeds[:8])) + ("…" if len(seeds) > 8 else "")
     lines = [
         f"device: {plan.device}   dtype: {plan.dtype}   offload: {plan.offload} ({plan.reason})",
-        f"images: {request.total_images} (seeds {request.seed}…"
-        f"{request.seed + request.total_images - 1}), batch size {request.batch_size}, "
+        f"images: {len(seeds)} (seeds {seed_text}), batch size {request.batch_size}, "
         f"stages 1–{request.last_stage}",
         "",
         f"{'phase':<16} {'weights':>10}  {'variant':<7}  {'model':<48}  resident while it runs",

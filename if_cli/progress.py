@@ -7,6 +7,7 @@ non-terminal stderr (a pipe, a CI log) there are no bars, only a few plain lines
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -63,7 +64,9 @@ class PlainProgress:
             fraction = event.step / event.total if event.total else 1.0
             if fraction >= self._next.get(event.stage, 0.0):
                 say(f"{event.label}: step {event.step}/{event.total}")
-                self._next[event.stage] = fraction + PLAIN_REPORT_EVERY
+                # The next whole quarter, so the last step is always reported.
+                quarters = math.floor(fraction / PLAIN_REPORT_EVERY + 1e-9) + 1
+                self._next[event.stage] = quarters * PLAIN_REPORT_EVERY
 
 
 class RichProgress:

@@ -100,11 +100,31 @@ def test_an_existing_image_is_never_overwritten(cli: Cli, tmp_path: Path) -> Non
     )
     (first,) = _ok(cli(*args))
     digest = hashlib.sha256(first.read_bytes()).hexdigest()
-    (second,) = _ok(cli(*args))
+    (second,) = _ok(cli(*args, "--overwrite"))  # make it again: beside, never over
     assert second != first and second.name == first.name.replace(".png", "-2.png")
     assert hashlib.sha256(first.read_bytes()).hexdigest() == digest
     assert second.read_bytes() == first.read_bytes()  # same seed, same pixels
     assert second.with_suffix(".json").exists()
+
+
+def test_rerunning_the_same_command_skips_the_finished_image(cli: Cli, tmp_path: Path) -> None:
+    args = (
+        "generate",
+        "a cat",
+        "--seed",
+        "3",
+        "--stages",
+        "1",
+        "-o",
+        str(tmp_path / "o"),
+        *FAST_STEPS,
+    )
+    _ok(cli(*args))
+    again = cli(*args)
+    assert _ok(again) == []
+    assert "skipping 1 image(s) already in" in again.stderr
+    assert "loading" not in again.stderr
+    assert len(list((tmp_path / "o").glob("*.png"))) == 1
 
 
 def test_keep_intermediates_saves_the_64_and_256_px_images(cli: Cli, tmp_path: Path) -> None:
@@ -161,7 +181,8 @@ def test_long_prompts_warn_on_stderr(cli: Cli, tmp_path: Path) -> None:
         *FAST_STEPS,
     )
     _ok(completed)
-    assert "if-cli: warning: the prompt is" in completed.stderr
+    assert "if-cli: warning: the prompt 'a red circle" in completed.stderr
+    assert "T5 tokens; only the first 77 are read" in completed.stderr
 
 
 @pytest.mark.parametrize(

@@ -37,3 +37,11 @@ def test_plain_progress_prints_a_few_lines_per_stage(capsys: pytest.CaptureFixtu
         "if-cli: stage I: loading DeepFloyd/IF-I-XL-v1.0",
         *(f"if-cli: stage I: step {n}/100" for n in (0, 25, 50, 75, 100)),
     ]
+
+
+def test_plain_progress_always_reports_the_last_step(capsys: pytest.CaptureFixture[str]) -> None:
+    report = PlainProgress()
+    for step in range(11):
+        report(ProgressEvent("stage_1", "run", step, 10))
+    steps = [line.rsplit(" ", 1)[1] for line in capsys.readouterr().err.splitlines()]
+    assert steps == ["0/10", "3/10", "5/10", "8/10", "10/10"]

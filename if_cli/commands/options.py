@@ -288,10 +288,10 @@ def parse_steps(value: str) -> int | str:
 
 
 def stage_options(
-    model: str, steps: str, guidance: float, noise: int | None = None
+    model: str, steps: str | int, guidance: float, noise: int | None = None
 ) -> StageOptions:
     return StageOptions(
-        model=model, steps=parse_steps(steps), guidance_scale=guidance, noise_level=noise
+        model=model, steps=parse_steps(str(steps)), guidance_scale=guidance, noise_level=noise
     )
 
 

@@ -1,57 +1,144 @@
-"""Run a request for a command: validate, plan, call the engine, write, print paths.
+"""Run image jobs for a command: skip finished ones, plan, call the engine, write, print.
 
 Shared by every command that makes images, so checks, output and messages are the same.
-All checks happen before any weights load.
+All checks happen before any weights load. stdout carries only data: one path per image,
+or with ``--json`` one JSON object per image.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from if_cli.engine.request import GenerationRequest
+from if_cli.commands.batch import Chunk, ImageJob, finished_fingerprints, make_chunks
 from if_cli.engine.result import GeneratedImage, GenerationResult
+from if_cli.errors import IFCliError, SomeItemsFailed
 from if_cli.output.files import ensure_writable_dir
 from if_cli.output.naming import validate_template
 from if_cli.progress import progress_reporter, say
 
 
-def run_request(
-    request: GenerationRequest,
-    out: Path,
-    name: str,
-    dry_run: bool,
-    quiet: bool,
-    started: float,
+@dataclass(frozen=True)
+class RunOptions:
+    out: Path
+    name: str
+    dry_run: bool = False
+    quiet: bool = False
+    json_output: bool = False
+    keep_going: bool = False
+    overwrite: bool = False
+    chunk_size: int = 16
+    embedding_cache: bool = True
+    embedding_cache_gib: float = 2.0
+
+
+def _report_written(
+    job: ImageJob, written: object, image: GeneratedImage, so_far: GenerationResult, as_json: bool
 ) -> None:
-    request.validate()
-    validate_template(name)
-    if not dry_run:
-        ensure_writable_dir(out)
+    from if_cli.output.writer import WrittenImage
+
+    assert isinstance(written, WrittenImage)
+    if not as_json:
+        for path in (*written.intermediates, written.image):
+            print(path, flush=True)
+        return
+    record = {
+        "path": str(written.image),
+        "sidecar": str(written.sidecar),
+        "intermediates": [str(p) for p in written.intermediates],
+        "prompt": job.prompt,
+        "seed": job.seed,
+        "index": job.index,
+        "name": job.name,
+        "origin": job.origin,
+        "width": image.image.width,
+        "height": image.image.height,
+        "stages": so_far.request.last_stage,
+        "timings_s": {k: round(t.load_s + t.run_s, 4) for k, t in so_far.timings.items()},
+    }
+    print(json.dumps(record, ensure_ascii=False), flush=True)
+
+
+def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
+    validate_template(options.name)
+    if not options.dry_run:
+        ensure_writable_dir(options.out)
+    started = time.time()
+    todo = jobs
+    if not options.overwrite:
+        done = finished_fingerprints(options.out)
+        todo = [job for job in jobs if job.fingerprint not in done]
+        if len(todo) < len(jobs) and not options.quiet:
+            say(
+                f"skipping {len(jobs) - len(todo)} image(s) already in {options.out} "
+                "(--overwrite makes them again)"
+            )
+    chunks = make_chunks(todo, options.chunk_size)
 
     from if_cli.engine.cascade import Engine
-    from if_cli.output.writer import OutputWriter
+    from if_cli.engine.embedding_cache import EmbeddingCache
+    from if_cli.output.writer import ImageLabel, OutputWriter
 
-    with progress_reporter(quiet) as on_progress, Engine(on_progress=on_progress) as engine:
-        prepared = engine.prepare(request)
-        if dry_run:
-            from if_cli.plan_report import format_plan
+    cache = None
+    if options.embedding_cache:
+        cache = EmbeddingCache(max_bytes=int(options.embedding_cache_gib * 1024**3))
+    writer = OutputWriter(options.out, options.name)
+    written = failed = 0
+    with (
+        progress_reporter(options.quiet) as on_progress,
+        Engine(on_progress=on_progress, embedding_cache=cache) as engine,
+    ):
+        for number, chunk in enumerate(chunks, start=1):
+            if options.dry_run:
+                _print_plan(engine, chunk, number, len(chunks))
+                continue
 
-            print(format_plan(prepared))
-            return
-        writer = OutputWriter(out, name)
+            def write(
+                so_far: GenerationResult, image: GeneratedImage, chunk: Chunk = chunk
+            ) -> None:
+                job = chunk.jobs[image.index]
+                label = ImageLabel(job.index, job.name, job.fingerprint, job.origin)
+                _report_written(
+                    job, writer.write(so_far, image, label), image, so_far, options.json_output
+                )
 
-        def write(so_far: GenerationResult, image: GeneratedImage) -> None:
-            written = writer.write(so_far, image)
-            for path in (*written.intermediates, written.image):
-                print(path, flush=True)
-
-        result = engine.generate(prepared, on_image=write)
-    if not quiet:
-        seeds = prepared.request.image_seeds()
-        say(
-            f"{len(result.images)} image(s) in {time.time() - started:.1f} s "
-            f"(seed {seeds[0]}{'…' + str(seeds[-1]) if len(seeds) > 1 else ''}) → {out}"
-        )
+            try:
+                result = engine.generate(chunk.request, on_image=write)
+                written += len(result.images)
+            except IFCliError as error:
+                if not options.keep_going or error.exit_code == 130:
+                    raise
+                failed += len(chunk.jobs)
+                origins = sorted({j.origin for j in chunk.jobs if j.origin})
+                where = f" ({', '.join(origins[:3])}{'…' if len(origins) > 3 else ''})"
+                say(
+                    f"error: {error}; {len(chunk.jobs)} image(s) failed"
+                    f"{where if origins else ''}, going on"
+                )
     sys.stdout.flush()
+    if options.dry_run:
+        return
+    if not options.quiet:
+        skipped = len(jobs) - len(todo)
+        say(
+            f"{written} image(s) written, {skipped} skipped, {failed} failed in "
+            f"{time.time() - started:.1f} s → {options.out}"
+        )
+    if failed:
+        raise SomeItemsFailed(
+            f"{failed} of {len(todo)} image(s) failed; the rest are written",
+            hint="run the same command again to retry only those",
+        )
+
+
+def _print_plan(engine: object, chunk: Chunk, number: int, total: int) -> None:
+    from if_cli.engine.cascade import Engine
+    from if_cli.plan_report import format_plan
+
+    assert isinstance(engine, Engine)
+    if total > 1:
+        print(f"# chunk {number}/{total}: {len(chunk.jobs)} image(s)")
+    print(format_plan(engine.prepare(chunk.request)))

@@ -7,6 +7,8 @@ model library is imported, so a bad value fails in milliseconds.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Literal
@@ -114,6 +116,27 @@ class GenerationRequest:
         if self.seed is None:
             raise ValueError("call with_seed() first")
         return [self.seed + i for i in range(self.total_images)]
+
+    def image_fingerprint(self, prompt: str, seed: int) -> str:
+        """Identity of one image of this request: what decides its pixels.
+
+        Two runs that agree on it make the same image (at ``batch_size=1`` on the same
+        device and software), so a finished image with this fingerprint can be skipped.
+        """
+        settings = {
+            "prompt": prompt,
+            "seed": seed,
+            "negative_prompt": self.negative_prompt,
+            "last_stage": self.last_stage,
+            "stages": [
+                dataclasses.asdict(self.stage_options(n)) for n in range(1, self.last_stage + 1)
+            ],
+            "watermark": self.watermark,
+            "placement": dataclasses.asdict(self.placement),
+            "batch_size": self.batch_size,
+        }
+        text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def validate(self) -> None:
         """Raise InvalidRequestError for the first bad value; cheap, loads nothing."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from if_cli.errors import InvalidRequestError
 
 DEFAULT_TEMPLATE = "{date}-{seed}-{slug}"
-TEMPLATE_FIELDS = ("date", "time", "seed", "slug", "index")
+TEMPLATE_FIELDS = ("date", "time", "seed", "slug", "index", "name")
 SLUG_MAX_CHARS = 60
 # 255 bytes per filename, minus the longest suffix we add ("-99999.stage-2.png" and such).
 STEM_MAX_BYTES = 200

@@ -26,6 +26,16 @@ MAX_NAME_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True)
+class ImageLabel:
+    """What the run knows about an image beyond the engine: its place and identity."""
+
+    index: int
+    name: str | None = None
+    fingerprint: str | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
 class WrittenImage:
     image: Path
     sidecar: Path
@@ -40,10 +50,12 @@ class OutputWriter:
         self.template = template
         self.started = datetime.now().astimezone()
 
-    def write(self, result: GenerationResult, image: GeneratedImage) -> WrittenImage:
+    def write(
+        self, result: GenerationResult, image: GeneratedImage, label: ImageLabel
+    ) -> WrittenImage:
         stages = sorted(image.intermediates)
         suffixes = (".png", ".json", *(f".stage-{s}.png" for s in stages))
-        base = render_stem(self.template, self._fields(image))
+        base = render_stem(self.template, self._fields(image, label))
         for _ in range(MAX_NAME_ATTEMPTS):
             stem = free_stem(self.directory, base, suffixes)
             final = self.directory / f"{stem}.png"
@@ -65,18 +77,23 @@ class OutputWriter:
             **{f"stage_{s}": p.name for s, p in zip(stages, extra, strict=True)},
         }
         data = sidecar(result, image, files, datetime.now().astimezone())
+        data["image"].update(
+            index=label.index, name=label.name, fingerprint=label.fingerprint, origin=label.origin
+        )
         side = self.directory / f"{stem}.json"
         text = json.dumps(data, indent=2, default=str) + "\n"
         publish(side, lambda handle: handle.write(text.encode()))
         return WrittenImage(final, side, tuple(extra))
 
-    def _fields(self, image: GeneratedImage) -> dict[str, object]:
+    def _fields(self, image: GeneratedImage, label: ImageLabel) -> dict[str, object]:
+        slug = slugify(image.prompt)
         return {
             "date": self.started.strftime("%Y%m%d"),
             "time": self.started.strftime("%H%M%S"),
             "seed": image.seed,
-            "slug": slugify(image.prompt),
-            "index": image.index,
+            "slug": slug,
+            "index": label.index,
+            "name": label.name or slug,
         }
 
 

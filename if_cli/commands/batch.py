@@ -1,0 +1,112 @@
+"""From prompts to work: one job per image, skipping finished ones, grouped into chunks.
+
+Every item (the PROMPT argument, or each line of ``--prompts``) becomes ``num_images``
+jobs with seeds ``seed, seed+1, …``; an item without its own seed continues from the run's
+seed by image count, so adding a seed to one line never shifts the others. Jobs with the
+same settings share requests, ``chunk_size`` images each, so every model is loaded once
+per chunk and the GPU sees batches. A job whose fingerprint an existing sidecar already
+carries is finished and skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from if_cli.commands.prompt_file import PromptItem
+from if_cli.engine.request import GenerationRequest
+from if_cli.errors import InvalidRequestError
+
+RequestBuilder = Callable[[Mapping[str, Any]], GenerationRequest]
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One image to make: its place in the run, its origin, seed and identity."""
+
+    index: int
+    prompt: str
+    seed: int
+    name: str | None
+    origin: str | None  # "prompts.txt:12" for prompt-file lines
+    request: GenerationRequest  # the settings, for one image
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    request: GenerationRequest  # image k of the request is jobs[k]
+    jobs: tuple[ImageJob, ...]
+
+
+def plan_jobs(
+    items: list[PromptItem], options: Mapping[str, Any], build: RequestBuilder
+) -> list[ImageJob]:
+    """Jobs for every item, each validated (errors name the file and line)."""
+    base_seed = options.get("seed")
+    if base_seed is None:
+        base_seed = secrets.randbelow(2**32)
+    jobs: list[ImageJob] = []
+    offset = 0
+    for item in items:
+        merged = {**options, **item.overrides}
+        seed = item.overrides.get("seed", base_seed + offset)
+        try:
+            single = build({**merged, "prompt": item.prompt, "seed": seed})
+            single.validate()
+        except InvalidRequestError as error:
+            if item.source == "<argument>":
+                raise
+            raise InvalidRequestError(f"{item.where}: {error.message}", error.hint) from error
+        for k in range(single.num_images):
+            request = dataclasses.replace(
+                single, num_images=1, seed=None, prompts=(item.prompt,), seeds=(seed + k,)
+            )
+            jobs.append(
+                ImageJob(
+                    index=len(jobs),
+                    prompt=item.prompt,
+                    seed=seed + k,
+                    name=item.overrides.get("name"),  # a line's own name; --name is the template
+                    origin=None if item.source == "<argument>" else item.where,
+                    request=request,
+                    fingerprint=request.image_fingerprint(item.prompt, seed + k),
+                )
+            )
+        offset += single.num_images
+    return jobs
+
+
+def finished_fingerprints(out: Path) -> set[str]:
+    """Fingerprints of images in ``out`` whose PNG and sidecar are both complete."""
+    done = set()
+    for sidecar in out.glob("*.json") if out.is_dir() else ():
+        try:
+            image = json.loads(sidecar.read_text())["image"]
+            if (out / image["files"]["image"]).is_file() and image.get("fingerprint"):
+                done.add(image["fingerprint"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not an if-cli sidecar
+    return done
+
+
+def make_chunks(jobs: list[ImageJob], chunk_size: int) -> list[Chunk]:
+    """Jobs with equal settings, in run order, ``chunk_size`` images a request."""
+    groups: dict[GenerationRequest, list[ImageJob]] = {}
+    for job in jobs:
+        key = dataclasses.replace(job.request, prompts=(), seeds=None)
+        groups.setdefault(key, []).append(job)
+    chunks = []
+    for settings, members in groups.items():
+        for start in range(0, len(members), chunk_size):
+            part = tuple(members[start : start + chunk_size])
+            request = dataclasses.replace(
+                settings, prompts=tuple(j.prompt for j in part), seeds=tuple(j.seed for j in part)
+            )
+            chunks.append(Chunk(request, part))
+    return chunks
