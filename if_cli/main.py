@@ -19,6 +19,7 @@ from if_cli.commands.doctor import doctor
 from if_cli.commands.download import download
 from if_cli.commands.generate import generate
 from if_cli.commands.models import models_app
+from if_cli.commands.replay import replay
 from if_cli.errors import IFCliError
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ def _main(
 
 app.command(no_args_is_help=True)(generate)
 app.command()(download)
+app.command()(replay)
 app.command()(doctor)
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")

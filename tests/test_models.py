@@ -58,6 +58,8 @@ def test_a_cached_hub_id_resolves_to_its_snapshot_and_commit(
     assert source.path == snapshot
     assert (source.repo_id, source.revision) == ("DeepFloyd/IF-I-XL-v1.0", FAKE_COMMIT)
     assert resolve_model("I-XL").path == snapshot  # the short name finds the same files
+    by_folder = resolve_model(str(snapshot))  # the snapshot folder itself keeps its identity
+    assert (by_folder.repo_id, by_folder.revision) == ("DeepFloyd/IF-I-XL-v1.0", FAKE_COMMIT)
 
 
 def test_variant_prefers_what_was_asked_and_falls_back(tiny_repos: dict[str, Path]) -> None:

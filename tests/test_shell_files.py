@@ -95,7 +95,7 @@ def _complete(words: str) -> list[str]:
 
 
 def test_completion_offers_commands_options_and_choices() -> None:
-    assert _complete("if-cli ") == ["generate", "download", "doctor", "models", "config"]
+    assert _complete("if-cli ") == ["generate", "download", "replay", "doctor", "models", "config"]
     assert "--offload" in _complete("if-cli generate x --off")
     assert _complete("if-cli generate x --offload ") == [
         "auto",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from if_cli.commands.batch import Chunk, ImageJob, finished_fingerprints, make_chunks
+from if_cli.commands.processes import current_share
 from if_cli.engine.result import GeneratedImage, GenerationResult
 from if_cli.errors import IFCliError, SomeItemsFailed
 from if_cli.output.files import ensure_writable_dir
@@ -67,13 +68,16 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
     if not options.dry_run:
         ensure_writable_dir(options.out)
     started = time.time()
-    todo = jobs
+    share = current_share(jobs[0].request.placement.device)
+    quiet = options.quiet or not share.is_main
+    mine = share.take(jobs)
+    todo = mine
     if not options.overwrite:
         done = finished_fingerprints(options.out)
-        todo = [job for job in jobs if job.fingerprint not in done]
-        if len(todo) < len(jobs) and not options.quiet:
+        todo = [job for job in mine if job.fingerprint not in done]
+        if len(todo) < len(mine) and not quiet:
             say(
-                f"skipping {len(jobs) - len(todo)} image(s) already in {options.out} "
+                f"skipping {len(mine) - len(todo)} image(s) already in {options.out} "
                 "(--overwrite makes them again)"
             )
     chunks = make_chunks(todo, options.chunk_size)
@@ -88,7 +92,7 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
     writer = OutputWriter(options.out, options.name)
     written = failed = 0
     with (
-        progress_reporter(options.quiet) as on_progress,
+        progress_reporter(quiet) as on_progress,
         Engine(on_progress=on_progress, embedding_cache=cache) as engine,
     ):
         for number, chunk in enumerate(chunks, start=1):
@@ -121,15 +125,20 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
     sys.stdout.flush()
     if options.dry_run:
         return
+    counts = share.total(
+        {"written": written, "skipped": len(mine) - len(todo), "failed": failed, "todo": len(todo)}
+    )
+    if not share.is_main:
+        return
     if not options.quiet:
-        skipped = len(jobs) - len(todo)
+        by = f" by {share.count} processes" if share.count > 1 else ""
         say(
-            f"{written} image(s) written, {skipped} skipped, {failed} failed in "
-            f"{time.time() - started:.1f} s → {options.out}"
+            f"{counts['written']} image(s) written{by}, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed in {time.time() - started:.1f} s → {options.out}"
         )
-    if failed:
+    if counts["failed"]:
         raise SomeItemsFailed(
-            f"{failed} of {len(todo)} image(s) failed; the rest are written",
+            f"{counts['failed']} of {counts['todo']} image(s) failed; the rest are written",
             hint="run the same command again to retry only those",
         )
 

@@ -77,7 +77,7 @@ def resolve_model(ref: str) -> ModelSource:
     """Map a user's model reference to files on disk, without touching the network."""
     expanded = Path(os.path.expanduser(ref))
     if expanded.is_dir():
-        return _check_index(ModelSource(ref=ref, path=expanded.resolve()))
+        return _check_index(_local(ref, expanded))
     if ref in MODEL_ALIASES:
         return _check_index(_from_hub_cache(MODEL_ALIASES[ref], ref))
     if not HUB_ID.match(ref):
@@ -86,6 +86,15 @@ def resolve_model(ref: str) -> ModelSource:
             hint="give a folder in the diffusers layout or a hub id such as DeepFloyd/IF-I-XL-v1.0",
         )
     return _check_index(_from_hub_cache(ref, ref))
+
+
+def _local(ref: str, folder: Path) -> ModelSource:
+    """A folder; one inside a hub cache snapshot keeps its repo id and commit."""
+    parent = folder.parent
+    if parent.name == "snapshots" and parent.parent.name.startswith("models--"):
+        repo_id = parent.parent.name.removeprefix("models--").replace("--", "/")
+        return ModelSource(ref=ref, path=folder, repo_id=repo_id, revision=folder.name)
+    return ModelSource(ref=ref, path=folder.resolve())
 
 
 def _from_hub_cache(repo_id: str, ref: str) -> ModelSource:

@@ -1,0 +1,102 @@
+"""``if-cli replay SIDECAR.json``: make the image a sidecar describes, or continue it.
+
+The request is rebuilt from the sidecar: prompt, seed, every stage setting, and the
+device and dtype it ran with; models are read from the exact cached revision when it is
+still there. ``--stages 3`` on a 64 px sidecar makes the same 64 px image again and
+carries on to 1024 px. A replay is always made, never skipped, and never overwrites.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from if_cli.commands import options as opt
+from if_cli.errors import InvalidRequestError
+from if_cli.output.metadata import SIDECAR_SCHEMA
+from if_cli.output.naming import DEFAULT_TEMPLATE
+from if_cli.progress import say
+
+
+def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
+    """The exact snapshot that made the image when it still exists, else its reference."""
+    recorded = side["models"].get(f"stage_{stage}")
+    if recorded is None:  # a stage the original run never reached
+        return settings["model"]
+    if Path(recorded["path"]).is_dir():
+        return str(recorded["path"])
+    say(f"{recorded['path']} is gone; using {recorded['ref']} as it is now")
+    return recorded["ref"]
+
+
+def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
+    """The option values that make the sidecar's image again."""
+    try:
+        side = json.loads(path.read_text())
+        if side.get("schema") != SIDECAR_SCHEMA:
+            raise ValueError(f"schema {side.get('schema')!r}, expected {SIDECAR_SCHEMA}")
+        image, request, runtime = side["image"], side["request"], side["runtime"]
+        values: dict[str, Any] = {
+            "prompt": image["prompt"],
+            "negative_prompt": request["negative_prompt"],
+            "seed": image["seed"],
+            "num_images": 1,
+            "stages": stages or request["last_stage"],
+            "batch_size": 1,
+            "watermark": request["watermark"],
+            "keep_intermediates": request["keep_intermediates"],
+            "device": runtime["device"].split(":")[0],
+            "dtype": runtime["dtype"],
+            "offload": "auto",
+            "variant": request["placement"]["variant"],
+        }
+        names = {
+            1: ("steps", "guidance_scale"),
+            2: ("stage_2_steps", "stage_2_guidance_scale"),
+            3: ("stage_3_steps", "stage_3_guidance_scale"),
+        }
+        for stage, (steps, guidance) in names.items():
+            settings = request[f"stage_{stage}"]
+            values[f"stage_{stage}_model"] = _model(side, stage, settings)
+            values[steps] = settings["steps"]
+            values[guidance] = settings["guidance_scale"]
+            if stage > 1:
+                values[f"stage_{stage}_noise_level"] = settings["noise_level"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidRequestError(f"{path} is not an if-cli sidecar: {exc}") from exc
+    return values
+
+
+def replay(
+    sidecar: Annotated[
+        Path, typer.Argument(help="A NAME.json written by if-cli.", metavar="SIDECAR")
+    ],
+    stages: Annotated[
+        int | None,
+        typer.Option(
+            "--stages",
+            help="Stop after this stage instead of the recorded one "
+            "(a later stage continues the image).",
+            show_default=False,
+        ),
+    ] = None,
+    out: opt.OutDir = Path("."),
+    name: opt.NameTemplate = DEFAULT_TEMPLATE,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON per image on stdout.")] = False,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Make again the image a sidecar describes (same pixels on the same device and
+    dtype), or continue it to a later stage."""
+    from if_cli.commands.batch import plan_jobs
+    from if_cli.commands.generate import request_from_options
+    from if_cli.commands.prompt_file import PromptItem
+    from if_cli.commands.run import RunOptions, run_jobs
+
+    values = options_from_sidecar(sidecar, stages)
+    jobs = plan_jobs([PromptItem("<argument>", 0, values["prompt"])], values, request_from_options)
+    run_jobs(
+        jobs, RunOptions(out=out, name=name, quiet=quiet, json_output=json_output, overwrite=True)
+    )

@@ -1,0 +1,85 @@
+"""``if-cli replay``: the same pixels from a sidecar, or the image carried further."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from tests.conftest import FAST_STEPS
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _one(completed: subprocess.CompletedProcess[str]) -> Path:
+    assert completed.returncode == 0, completed.stderr
+    (line,) = completed.stdout.splitlines()
+    return Path(line)
+
+
+def test_replay_makes_the_same_pixels_and_continues_to_a_later_stage(
+    cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    first = _one(
+        cli(
+            "generate",
+            "a lighthouse",
+            "--seed",
+            "21",
+            "--stages",
+            "1",
+            "--negative-prompt",
+            "fog",
+            "-o",
+            str(out),
+            *FAST_STEPS,
+        )
+    )
+    again = _one(cli("replay", str(first.with_suffix(".json")), "-o", str(out)))
+    assert again != first and again.read_bytes() == first.read_bytes()
+    further = _one(
+        cli(
+            "replay",
+            str(first.with_suffix(".json")),
+            "--stages",
+            "2",
+            "-o",
+            str(tmp_path / "later"),
+        )
+    )
+    with Image.open(further) as image:
+        assert image.size == (256, 256)
+    direct = _one(
+        cli(
+            "generate",
+            "a lighthouse",
+            "--seed",
+            "21",
+            "--stages",
+            "2",
+            "--negative-prompt",
+            "fog",
+            "-o",
+            str(tmp_path / "direct"),
+            *FAST_STEPS,
+        )
+    )
+    assert further.read_bytes() == direct.read_bytes()
+    side = json.loads(further.with_suffix(".json").read_text())
+    assert side["image"]["seed"] == 21 and side["request"]["negative_prompt"] == "fog"
+
+
+def test_replay_of_something_that_is_not_a_sidecar_is_one_clear_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"hello": 1}')
+    completed = cli("replay", str(bogus))
+    assert completed.returncode == 2
+    assert completed.stderr.startswith(f"if-cli: error: {bogus} is not an if-cli sidecar")
+    missing = cli("replay", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "is not an if-cli sidecar" in missing.stderr
