@@ -212,6 +212,8 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(
     process.wait(timeout=60)
     finished_before = len(list(out.glob("*.json")))
     assert 1 <= finished_before < 4
+    # A kill in the middle of a write leaves the writer's temp file; plant one for sure.
+    (out / f".scene-3.png.{process.pid}.k1ll.part").write_bytes(b"half a PNG")
     resumed = cli(*common, "-o", str(out))
     assert resumed.returncode == 0, resumed.stderr
     assert f"skipping {finished_before} image(s)" in resumed.stderr

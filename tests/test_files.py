@@ -45,3 +45,26 @@ def test_output_dir_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
         ensure_writable_dir(tmp_path / "file")
     with pytest.raises(OutputError, match="cannot write"):
         ensure_writable_dir(tmp_path / "file" / "sub")
+
+
+def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from if_cli.output.files import remove_orphans
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(gone.stdout)
+    orphan = tmp_path / f".a.png.{dead_pid}.x1y2.part"
+    live = tmp_path / f".b.png.{os.getpid()}.z3w4.part"
+    finished = tmp_path / "c.png"
+    for path in (orphan, live, finished):
+        path.write_bytes(b"data")
+    assert remove_orphans(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, finished.name])

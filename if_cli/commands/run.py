@@ -17,7 +17,7 @@ from if_cli.commands.batch import Chunk, ImageJob, finished_fingerprints, make_c
 from if_cli.commands.processes import current_share
 from if_cli.engine.result import GeneratedImage, GenerationResult
 from if_cli.errors import IFCliError, SomeItemsFailed
-from if_cli.output.files import ensure_writable_dir
+from if_cli.output.files import ensure_writable_dir, remove_orphans
 from if_cli.output.naming import validate_template
 from if_cli.progress import progress_reporter, say
 
@@ -67,6 +67,7 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
     validate_template(options.name)
     if not options.dry_run:
         ensure_writable_dir(options.out)
+        remove_orphans(options.out)
     started = time.time()
     share = current_share(jobs[0].request.placement.device)
     quiet = options.quiet or not share.is_main

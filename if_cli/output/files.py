@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 from if_cli.errors import OutputError
 
+PART_SUFFIX = ".part"
+
 
 def ensure_writable_dir(directory: Path) -> Path:
     """Create ``directory`` if needed and prove a file can be written there."""
@@ -38,7 +40,8 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     Raises FileExistsError when the name is taken (the caller picks another), and
     OutputError for any other failure; the temp file is always removed.
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    prefix = f".{path.name}.{os.getpid()}."  # the writer's PID: see remove_orphans
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=PART_SUFFIX)
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -58,6 +61,33 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
+
+
+def remove_orphans(directory: Path) -> int:
+    """Delete temp files left by writers that died mid-write (killed, power cut).
+
+    Only files whose writer process is gone are removed, so another if-cli writing into
+    the same folder right now is never disturbed. Returns how many were removed.
+    """
+    removed = 0
+    for temp in directory.glob(f".*{PART_SUFFIX}"):
+        parts = temp.name.split(".")
+        pid = next((int(p) for p in reversed(parts[:-2]) if p.isdigit()), None)
+        if pid is not None and not _alive(pid):
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+                removed += 1
+    return removed
 
 
 def _exclusive_rename(temp: Path, path: Path) -> None:
