@@ -86,18 +86,13 @@ def test_quiet_prints_nothing_on_stderr(cli: Cli, tmp_path: Path) -> None:
     assert completed.stderr == ""
 
 
+def _cat_at_64px(out: Path) -> tuple[str, ...]:
+    """The same small command, run twice by the tests below."""
+    return ("generate", "a cat", "--seed", "3", "--stages", "1", "-o", str(out), *FAST_STEPS)
+
+
 def test_an_existing_image_is_never_overwritten(cli: Cli, tmp_path: Path) -> None:
-    args = (
-        "generate",
-        "a cat",
-        "--seed",
-        "3",
-        "--stages",
-        "1",
-        "-o",
-        str(tmp_path / "o"),
-        *FAST_STEPS,
-    )
+    args = _cat_at_64px(tmp_path / "o")
     (first,) = _ok(cli(*args))
     digest = hashlib.sha256(first.read_bytes()).hexdigest()
     (second,) = _ok(cli(*args, "--overwrite"))  # make it again: beside, never over
@@ -108,17 +103,7 @@ def test_an_existing_image_is_never_overwritten(cli: Cli, tmp_path: Path) -> Non
 
 
 def test_rerunning_the_same_command_skips_the_finished_image(cli: Cli, tmp_path: Path) -> None:
-    args = (
-        "generate",
-        "a cat",
-        "--seed",
-        "3",
-        "--stages",
-        "1",
-        "-o",
-        str(tmp_path / "o"),
-        *FAST_STEPS,
-    )
+    args = _cat_at_64px(tmp_path / "o")
     _ok(cli(*args))
     again = cli(*args)
     assert _ok(again) == []

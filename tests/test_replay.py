@@ -20,18 +20,15 @@ def _one(completed: subprocess.CompletedProcess[str]) -> Path:
     return Path(line)
 
 
-def test_replay_makes_the_same_pixels_and_continues_to_a_later_stage(
-    cli: Cli, tmp_path: Path
-) -> None:
-    out = tmp_path / "o"
-    first = _one(
+def _lighthouse(cli: Cli, stages: str, out: Path) -> Path:
+    return _one(
         cli(
             "generate",
             "a lighthouse",
             "--seed",
             "21",
             "--stages",
-            "1",
+            stages,
             "--negative-prompt",
             "fog",
             "-o",
@@ -39,36 +36,20 @@ def test_replay_makes_the_same_pixels_and_continues_to_a_later_stage(
             *FAST_STEPS,
         )
     )
-    again = _one(cli("replay", str(first.with_suffix(".json")), "-o", str(out)))
+
+
+def test_replay_makes_the_same_pixels_and_continues_to_a_later_stage(
+    cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    first = _lighthouse(cli, "1", out)
+    sidecar = str(first.with_suffix(".json"))
+    again = _one(cli("replay", sidecar, "-o", str(out)))
     assert again != first and again.read_bytes() == first.read_bytes()
-    further = _one(
-        cli(
-            "replay",
-            str(first.with_suffix(".json")),
-            "--stages",
-            "2",
-            "-o",
-            str(tmp_path / "later"),
-        )
-    )
+    further = _one(cli("replay", sidecar, "--stages", "2", "-o", str(tmp_path / "later")))
     with Image.open(further) as image:
         assert image.size == (256, 256)
-    direct = _one(
-        cli(
-            "generate",
-            "a lighthouse",
-            "--seed",
-            "21",
-            "--stages",
-            "2",
-            "--negative-prompt",
-            "fog",
-            "-o",
-            str(tmp_path / "direct"),
-            *FAST_STEPS,
-        )
-    )
-    assert further.read_bytes() == direct.read_bytes()
+    assert further.read_bytes() == _lighthouse(cli, "2", tmp_path / "direct").read_bytes()
     side = json.loads(further.with_suffix(".json").read_text())
     assert side["image"]["seed"] == 21 and side["request"]["negative_prompt"] == "fog"
 
