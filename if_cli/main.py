@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from if_cli import __version__
 from if_cli.commands.config import config_app
 from if_cli.commands.doctor import doctor
 from if_cli.commands.download import download
@@ -32,7 +31,9 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        print(f"if-cli {__version__}")
+        import if_cli
+
+        print(f"if-cli {if_cli.__version__}")
         raise typer.Exit()
 
 

@@ -11,7 +11,13 @@ import pytest
 
 from tests.conftest import CLI
 
-HEAVY = ("torch", "diffusers", "transformers", "accelerate")
+HEAVY = (
+    "torch",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "huggingface_hub",
+)
 
 _PROBE = """
 import json, sys

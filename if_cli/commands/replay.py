@@ -16,7 +16,6 @@ import typer
 
 from if_cli.commands import options as opt
 from if_cli.errors import InvalidRequestError
-from if_cli.output.metadata import SIDECAR_SCHEMA
 from if_cli.output.naming import DEFAULT_TEMPLATE
 from if_cli.progress import say
 
@@ -34,6 +33,8 @@ def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
 
 def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
     """The option values that make the sidecar's image again."""
+    from if_cli.output.metadata import SIDECAR_SCHEMA
+
     try:
         side = json.loads(path.read_text())
         if side.get("schema") != SIDECAR_SCHEMA:
