@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from if_cli.commands.prompt_file import PromptItem
+from if_cli.commands.prompt_file import ARGUMENT, PromptItem
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import InvalidRequestError
 
@@ -60,7 +60,7 @@ def plan_jobs(
             single = build({**merged, "prompt": item.prompt, "seed": seed})
             single.validate()
         except InvalidRequestError as error:
-            if item.source == "<argument>":
+            if item.source == ARGUMENT:
                 raise
             raise InvalidRequestError(f"{item.where}: {error.message}", error.hint) from error
         for k in range(single.num_images):
@@ -73,7 +73,7 @@ def plan_jobs(
                     prompt=item.prompt,
                     seed=seed + k,
                     name=item.overrides.get("name"),  # a line's own name; --name is the template
-                    origin=None if item.source == "<argument>" else item.where,
+                    origin=None if item.source == ARGUMENT else item.where,
                     request=request,
                     fingerprint=request.image_fingerprint(item.prompt, seed + k),
                 )

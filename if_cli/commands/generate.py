@@ -150,7 +150,7 @@ def generate(
     interrupted run can simply be run again.
     """
     from if_cli.commands.batch import plan_jobs
-    from if_cli.commands.prompt_file import PromptItem, read_prompt_file
+    from if_cli.commands.prompt_file import ARGUMENT, PromptItem, read_prompt_file
     from if_cli.commands.run import RunOptions, run_jobs
 
     if (prompt is None) == (prompts is None):
@@ -160,9 +160,7 @@ def generate(
             "--chunk-size must be at least 1 and --embedding-cache-gib 0 or more"
         )
     values = dict(locals())
-    items = (
-        [PromptItem("<argument>", 0, prompt)] if prompt is not None else read_prompt_file(prompts)
-    )  # type: ignore[arg-type]
+    items = [PromptItem(ARGUMENT, 0, prompt)] if prompt is not None else read_prompt_file(prompts)  # type: ignore[arg-type]
     jobs = plan_jobs(items, values, request_from_options)
     run_jobs(
         jobs,

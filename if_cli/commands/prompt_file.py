@@ -16,6 +16,9 @@ from typing import Any
 
 from if_cli.errors import InvalidRequestError
 
+# The source of the item made from the PROMPT argument rather than a file line.
+ARGUMENT = "<argument>"
+
 # Options a line may set; the rest (device, offload, out …) are per run.
 ITEM_FIELDS = frozenset(
     {

@@ -93,11 +93,11 @@ def replay(
     dtype), or continue it to a later stage."""
     from if_cli.commands.batch import plan_jobs
     from if_cli.commands.generate import request_from_options
-    from if_cli.commands.prompt_file import PromptItem
+    from if_cli.commands.prompt_file import ARGUMENT, PromptItem
     from if_cli.commands.run import RunOptions, run_jobs
 
     values = options_from_sidecar(sidecar, stages)
-    jobs = plan_jobs([PromptItem("<argument>", 0, values["prompt"])], values, request_from_options)
+    jobs = plan_jobs([PromptItem(ARGUMENT, 0, values["prompt"])], values, request_from_options)
     run_jobs(
         jobs, RunOptions(out=out, name=name, quiet=quiet, json_output=json_output, overwrite=True)
     )

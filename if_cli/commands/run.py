@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from if_cli.commands.batch import Chunk, ImageJob, finished_fingerprints, make_chunks
 from if_cli.commands.processes import current_share
@@ -20,6 +21,10 @@ from if_cli.errors import IFCliError, SomeItemsFailed
 from if_cli.output.files import ensure_writable_dir, remove_orphans
 from if_cli.output.naming import validate_template
 from if_cli.progress import progress_reporter, say
+
+if TYPE_CHECKING:
+    from if_cli.engine.cascade import Engine
+    from if_cli.output.writer import WrittenImage
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,12 @@ class RunOptions:
 
 
 def _report_written(
-    job: ImageJob, written: object, image: GeneratedImage, so_far: GenerationResult, as_json: bool
+    job: ImageJob,
+    written: WrittenImage,
+    image: GeneratedImage,
+    so_far: GenerationResult,
+    as_json: bool,
 ) -> None:
-    from if_cli.output.writer import WrittenImage
-
-    assert isinstance(written, WrittenImage)
     if not as_json:
         for path in (*written.intermediates, written.image):
             print(path, flush=True)
@@ -85,7 +91,8 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
 
     from if_cli.engine.cascade import Engine
     from if_cli.engine.embedding_cache import EmbeddingCache
-    from if_cli.output.writer import ImageLabel, OutputWriter
+    from if_cli.output.metadata import ImageLabel
+    from if_cli.output.writer import OutputWriter
 
     cache = None
     if options.embedding_cache:
@@ -144,11 +151,9 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
         )
 
 
-def _print_plan(engine: object, chunk: Chunk, number: int, total: int) -> None:
-    from if_cli.engine.cascade import Engine
+def _print_plan(engine: Engine, chunk: Chunk, number: int, total: int) -> None:
     from if_cli.plan_report import format_plan
 
-    assert isinstance(engine, Engine)
     if total > 1:
         print(f"# chunk {number}/{total}: {len(chunk.jobs)} image(s)")
     print(format_plan(engine.prepare(chunk.request)))

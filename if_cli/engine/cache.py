@@ -10,11 +10,11 @@ from pathlib import Path
 
 from if_cli.engine.download import file_variant
 from if_cli.engine.models import (
-    STAGE_SPECS,
     ModelSource,
     check_folders,
     choose_variant,
     pipeline_class,
+    specs_for,
 )
 from if_cli.errors import IFCliError, ModelNotFoundError
 
@@ -46,10 +46,7 @@ def _scan(cache_dir: Path | None):  # type: ignore[no-untyped-def]
 
 def _variants(source: ModelSource) -> tuple[str, ...]:
     """Variants present in the weight components the engine loads from this repo."""
-    wanted = pipeline_class(source)
-    components = {
-        c for spec in STAGE_SPECS if spec.pipeline_class == wanted for c in spec.components
-    }
+    components = {c for spec in specs_for(pipeline_class(source)) for c in spec.components}
     found = {
         file_variant(path.name) or "fp32"
         for component in components
@@ -64,7 +61,7 @@ def _problem(source: ModelSource, interrupted: bool) -> str | None:
         return "a download was interrupted; run `if-cli download` again"
     try:
         wanted = pipeline_class(source)
-        specs = [spec for spec in STAGE_SPECS if spec.pipeline_class == wanted]
+        specs = specs_for(wanted)
         for spec in specs:
             check_folders(source, spec.folders)
             choose_variant(source, list(spec.components), "fp16")

@@ -5,6 +5,7 @@ Used by ``if-cli doctor``; plain data, so it can be called from Python too.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import platform
 import shutil
@@ -173,10 +174,7 @@ def placement(setup: Setup) -> Check:
     )
 
     stages = [default_stage_1(), default_stage_2(), default_stage_3()]
-    options = [
-        type(s)(model=m, steps=s.steps, guidance_scale=s.guidance_scale, noise_level=s.noise_level)
-        for s, m in zip(stages, setup.models, strict=True)
-    ]
+    options = [dataclasses.replace(s, model=m) for s, m in zip(stages, setup.models, strict=True)]
     request = GenerationRequest(
         prompts=("doctor",),
         seed=0,

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from if_cli.engine.models import STAGE_SPECS
+from if_cli.engine.models import specs_for
 from if_cli.errors import (
     AccessDeniedError,
     IFCliError,
@@ -83,7 +83,7 @@ def _is_weights(name: str) -> bool:
 def needed_folders(model_index: dict[str, object], with_safety_checker: bool) -> set[str]:
     """The folders if-cli reads from a repo with this ``model_index.json``."""
     pipeline = str(model_index.get("_class_name"))
-    specs = [spec for spec in STAGE_SPECS if spec.pipeline_class == pipeline]
+    specs = specs_for(pipeline)
     if specs:
         folders = {f for spec in specs for f in (*spec.components, *spec.folders)}
         folders |= set(EXTRA_FOLDERS.get(pipeline, ()))

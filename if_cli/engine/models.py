@@ -54,6 +54,11 @@ STAGE_SPECS = (
 )
 
 
+def specs_for(pipeline: str) -> list[StageSpec]:
+    """The cascade phases that load from a repo of this pipeline class (none if foreign)."""
+    return [spec for spec in STAGE_SPECS if spec.pipeline_class == pipeline]
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """Where a model's files are: a folder, plus its hub id and commit when from the cache."""

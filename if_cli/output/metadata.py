@@ -11,6 +11,7 @@ import dataclasses
 import json
 import platform
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,17 @@ from if_cli import __version__
 if TYPE_CHECKING:
     from if_cli.engine.models import ModelSource
     from if_cli.engine.result import GeneratedImage, GenerationResult
+
+
+@dataclass(frozen=True)
+class ImageLabel:
+    """What the run knows about an image beyond the engine: its place and identity."""
+
+    index: int
+    name: str | None = None
+    fingerprint: str | None = None
+    origin: str | None = None
+
 
 SIDECAR_SCHEMA = 1
 LIBRARIES = (
@@ -85,6 +97,7 @@ def library_versions() -> dict[str, str | None]:
 def sidecar(
     result: GenerationResult,
     image: GeneratedImage,
+    label: ImageLabel,
     files: dict[str, str],
     created: datetime,
 ) -> dict[str, Any]:
@@ -98,7 +111,10 @@ def sidecar(
         "tool": {"name": "if-cli", "version": __version__},
         "created": created.isoformat(timespec="seconds"),
         "image": {
-            "index": image.index,
+            "index": label.index,
+            "name": label.name,
+            "origin": label.origin,
+            "fingerprint": label.fingerprint,
             "prompt": image.prompt,
             "negative_prompt": request.negative_prompt,
             "seed": image.seed,

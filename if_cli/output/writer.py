@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from if_cli.output.files import publish
-from if_cli.output.metadata import a1111_parameters, sidecar
+from if_cli.output.metadata import ImageLabel, a1111_parameters, sidecar
 from if_cli.output.naming import free_stem, render_stem, slugify
 
 if TYPE_CHECKING:
@@ -23,16 +23,6 @@ if TYPE_CHECKING:
     from if_cli.engine.result import GeneratedImage, GenerationResult
 
 MAX_NAME_ATTEMPTS = 1000
-
-
-@dataclass(frozen=True)
-class ImageLabel:
-    """What the run knows about an image beyond the engine: its place and identity."""
-
-    index: int
-    name: str | None = None
-    fingerprint: str | None = None
-    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,10 +66,7 @@ class OutputWriter:
             "image": final.name,
             **{f"stage_{s}": p.name for s, p in zip(stages, extra, strict=True)},
         }
-        data = sidecar(result, image, files, datetime.now().astimezone())
-        data["image"].update(
-            index=label.index, name=label.name, fingerprint=label.fingerprint, origin=label.origin
-        )
+        data = sidecar(result, image, label, files, datetime.now().astimezone())
         side = self.directory / f"{stem}.json"
         text = json.dumps(data, indent=2, default=str) + "\n"
         publish(side, lambda handle: handle.write(text.encode()))
