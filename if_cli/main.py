@@ -17,8 +17,12 @@ from if_cli.commands.config import config_app
 from if_cli.commands.doctor import doctor
 from if_cli.commands.download import download
 from if_cli.commands.generate import generate
+from if_cli.commands.img2img import img2img
+from if_cli.commands.inpaint import inpaint
 from if_cli.commands.models import models_app
 from if_cli.commands.replay import replay
+from if_cli.commands.style import style
+from if_cli.commands.upscale import upscale
 from if_cli.errors import IFCliError
 
 app = typer.Typer(
@@ -64,6 +68,10 @@ def _main(
 
 
 app.command(no_args_is_help=True)(generate)
+app.command(no_args_is_help=True)(img2img)
+app.command(no_args_is_help=True)(inpaint)
+app.command(no_args_is_help=True)(style)
+app.command(no_args_is_help=True)(upscale)
 app.command()(download)
 app.command()(replay)
 app.command()(doctor)

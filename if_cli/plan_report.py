@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from if_cli.engine.cascade import PreparedRequest
 from if_cli.engine.memory import Plan, StageFootprint
+from if_cli.engine.request import GenerationRequest
 from if_cli.units import human_bytes
 
 _RESIDENCY = {
@@ -25,6 +26,19 @@ def _resident(plan: Plan, position: int) -> str:
     return _RESIDENCY[plan.offload]
 
 
+def _input_lines(request: GenerationRequest) -> list[str]:
+    """What the input picture is and what was done to it, for image flows."""
+    init = request.init
+    if init is None:
+        return []
+    width, height = init.original_size
+    done = "; ".join(init.notes) or "used as it is"
+    lines = [f"input: {init.source} ({width}×{height} px; {done}) → {init.image.width} px square"]
+    if init.mask is not None:
+        lines.append(f"mask: {init.mask_source}")
+    return lines
+
+
 def format_plan(prepared: PreparedRequest) -> str:
     plan, request = prepared.plan, prepared.request
     budget = "unknown" if plan.budget_bytes is None else human_bytes(plan.budget_bytes)
@@ -37,7 +51,8 @@ def format_plan(prepared: PreparedRequest) -> str:
     lines = [
         f"device: {plan.device}   dtype: {plan.dtype}   offload: {plan.offload} ({plan.reason})",
         f"images: {len(seeds)} (seeds {seed_text}), batch size {request.batch_size}, "
-        f"stages 1–{request.last_stage}",
+        f"{request.flow}, stages {request.first_stage}–{request.last_stage}",
+        *_input_lines(request),
         "",
         f"{'phase':<16} {'weights':>10}  {'variant':<7}  {'model':<48}  resident while it runs",
     ]

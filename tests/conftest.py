@@ -75,8 +75,12 @@ def cli(hf_home: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProc
     """Run the installed ``if-cli`` console script in a clean environment."""
 
     def run(
-        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        stdin: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """``stdin`` is a file fed to the command's standard input (bytes, as is)."""
         environment = {
             key: value
             for key, value in os.environ.items()
@@ -86,15 +90,17 @@ def cli(hf_home: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProc
             {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "HOME": str(tmp_path / "home")}
         )
         environment.update(env or {})
-        return subprocess.run(
-            [str(CLI), *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=cwd or tmp_path,
-            timeout=600,
-            check=False,
-        )
+        with stdin.open("rb") if stdin else open(os.devnull, "rb") as feed:
+            return subprocess.run(
+                [str(CLI), *args],
+                stdin=feed,
+                capture_output=True,
+                text=True,
+                env=environment,
+                cwd=cwd or tmp_path,
+                timeout=600,
+                check=False,
+            )
 
     return run
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from if_cli.engine.request import GenerationRequest, StageOptions, default_stage_2
-from if_cli.engine.schedules import SCHEDULE_NAMES, steps_and_timesteps, timesteps_for
+from if_cli.engine.schedules import (
+    SCHEDULE_LENGTHS,
+    SCHEDULE_NAMES,
+    step_count,
+    steps_and_timesteps,
+    timesteps_for,
+)
 from if_cli.errors import InvalidRequestError
 
 
@@ -85,7 +92,8 @@ def test_schedule_names_are_exactly_the_ones_diffusers_publishes() -> None:
 
     published = {n.removesuffix("_timesteps") for n in dir(timesteps) if n.endswith("_timesteps")}
     assert set(SCHEDULE_NAMES) == published
-    assert len(timesteps_for("smart27")) == 27
+    for name, length in SCHEDULE_LENGTHS.items():
+        assert len(timesteps_for(name)) == length == step_count(name)
 
 
 def test_a_named_schedule_fixes_both_count_and_timesteps() -> None:
@@ -102,3 +110,27 @@ def test_explicit_seeds_give_each_prompt_its_own_seed() -> None:
         _request(prompts=("a", "b"), seeds=(1,)).validate()
     with pytest.raises(InvalidRequestError, match="num_images 1"):
         _request(prompts=("a",), seeds=(1,), num_images=2).validate()
+
+
+def test_an_image_flow_without_strengths_takes_its_pipelines_defaults() -> None:
+    request = GenerationRequest(prompts=("a",), flow="inpaint")
+    assert (request.stage_1.strength, request.stage_2.strength) == (1.0, 0.8)
+    assert GenerationRequest(prompts=("a",)).stage_1.strength is None
+
+
+def test_flows_check_their_input_and_their_first_and_last_stage(tmp_path: Path) -> None:
+    from if_cli.engine.image_input import load_input
+    from tests.pictures import write_picture
+
+    init = load_input(str(write_picture(tmp_path / "p.png", (32, 32))))
+    cases = {
+        "needs an image": {"flow": "img2img"},
+        "takes no input image": {"init": init},
+        "cannot start at stage 1": {"flow": "upscale", "init": init},
+        "must be 3 or more": {"flow": "upscale", "init": init, "first_stage": 3, "last_stage": 2},
+        "needs a mask": {"flow": "inpaint", "init": init},
+    }
+    for words, fields in cases.items():
+        with pytest.raises(InvalidRequestError, match=words):
+            GenerationRequest(prompts=("a",), **fields).validate()  # type: ignore[arg-type]
+    GenerationRequest(prompts=("",), flow="upscale", init=init, first_stage=3).validate()

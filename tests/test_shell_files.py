@@ -95,7 +95,18 @@ def _complete(words: str) -> list[str]:
 
 
 def test_completion_offers_commands_options_and_choices() -> None:
-    assert _complete("if-cli ") == ["generate", "download", "replay", "doctor", "models", "config"]
+    assert _complete("if-cli ") == [
+        "generate",
+        "img2img",
+        "inpaint",
+        "style",
+        "upscale",
+        "download",
+        "replay",
+        "doctor",
+        "models",
+        "config",
+    ]
     assert "--offload" in _complete("if-cli generate x --off")
     assert _complete("if-cli generate x --offload ") == [
         "auto",
@@ -112,6 +123,8 @@ def test_completion_offers_commands_options_and_choices() -> None:
         "smart185",
     ]
     assert _complete("if-cli generate x --stage-2-model II") == ["II-L", "II-M"]
+    assert _complete("if-cli img2img a.png x --fit ") == ["crop", "pad", "stretch"]
+    assert _complete("if-cli upscale a.png --stage-2-steps sm")[0] == "smart27"
     assert _complete("if-cli download ") == ["I-XL", "I-L", "I-M", "II-L", "II-M", "x4"]
     assert _complete("if-cli models rm x") == ["x4"]
 

@@ -1,7 +1,7 @@
 """Option definitions shared by every command that runs the cascade.
 
-Commands declare their parameters with these aliases so that names, help texts and
-choices are written once (``generate`` today; ``img2img`` and ``upscale`` reuse them).
+Commands declare their parameters with these aliases (most of them through
+``cascade_options``) so that names, help texts and choices are written once.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from if_cli.engine import image_input
 from if_cli.engine import request as req
 from if_cli.engine.catalog import MODEL_ALIASES
 from if_cli.engine.request import (
@@ -18,10 +19,6 @@ from if_cli.engine.request import (
     DEFAULT_STAGE_2_MODEL,
     DEFAULT_STAGE_3_MODEL,
     Placement,
-    StageOptions,
-    default_stage_1,
-    default_stage_2,
-    default_stage_3,
 )
 from if_cli.engine.schedules import SCHEDULE_NAMES
 from if_cli.output.naming import TEMPLATE_FIELDS
@@ -275,9 +272,57 @@ Quiet = Annotated[
     ),
 ]
 
-DEFAULTS_1 = default_stage_1()
-DEFAULTS_2 = default_stage_2()
-DEFAULTS_3 = default_stage_3()
+
+def _strength(*flags: str, stage: str) -> object:
+    return Annotated[
+        float,
+        typer.Option(
+            *flags,
+            help=f"How much of the picture {stage} repaints: a little above 0 keeps it "
+            "almost as it is, 1 starts from pure noise.",
+            rich_help_panel=STAGES_PANEL,
+        ),
+    ]
+
+
+Stage1Strength = _strength("--strength", "--stage-1-strength", stage="stage I")
+Stage2Strength = _strength("--stage-2-strength", stage="stage II")
+Stage2MainStrength = _strength("--strength", "--stage-2-strength", stage="stage II")
+STEPS = {1: Stage1Steps, 2: Stage2Steps, 3: Stage3Steps}
+GUIDANCE = {1: Stage1Guidance, 2: Stage2Guidance, 3: Stage3Guidance}
+NOISE = {2: Stage2NoiseLevel, 3: Stage3NoiseLevel}
+# ``--strength`` names the stage that repaints first; a later one is ``--stage-N-strength``.
+MAIN_STRENGTH = {1: Stage1Strength, 2: Stage2MainStrength}
+STRENGTH = {2: Stage2Strength}
+
+JsonOutput = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="One JSON object per written image on stdout "
+        "(path, sidecar, prompt, seed, size, timings) instead of paths.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Make images again even when the output "
+        "folder already has them (new files; nothing is replaced).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+Fit = Annotated[
+    image_input.Fit,
+    typer.Option(
+        "--fit",
+        help="How a picture that is not square becomes one: crop (centre square), "
+        "pad (black bars) or stretch.",
+        rich_help_panel=PROMPT_PANEL,
+    ),
+]
+
 DEFAULT_MODELS = (DEFAULT_STAGE_1_MODEL, DEFAULT_STAGE_2_MODEL, DEFAULT_STAGE_3_MODEL)
 
 
@@ -285,14 +330,6 @@ def parse_steps(value: str) -> int | str:
     """``"50"`` → 50; a schedule name stays a name (validated with the request)."""
     text = value.strip()
     return int(text) if text.lstrip("+-").isdigit() else text
-
-
-def stage_options(
-    model: str, steps: str | int, guidance: float, noise: int | None = None
-) -> StageOptions:
-    return StageOptions(
-        model=model, steps=parse_steps(str(steps)), guidance_scale=guidance, noise_level=noise
-    )
 
 
 def placement(

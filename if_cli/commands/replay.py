@@ -1,16 +1,18 @@
 """``if-cli replay SIDECAR.json``: make the image a sidecar describes, or continue it.
 
-The request is rebuilt from the sidecar: prompt, seed, every stage setting, and the
-device and dtype it ran with; models are read from the exact cached revision when it is
+The request is rebuilt from the sidecar: prompt, seed, every stage setting, the input
+picture of an image flow (read again, and refused if it changed), and the device and
+dtype it ran with; models are read from the exact cached revision when it is
 still there. ``--stages 3`` on a 64 px sidecar makes the same 64 px image again and
 carries on to 1024 px. A replay is always made, never skipped, and never overwrites.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +20,9 @@ from if_cli.commands import options as opt
 from if_cli.errors import InvalidRequestError
 from if_cli.output.naming import DEFAULT_TEMPLATE
 from if_cli.progress import say
+
+if TYPE_CHECKING:
+    from if_cli.engine.image_input import ImageInput
 
 
 def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
@@ -64,11 +69,34 @@ def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
             values[f"stage_{stage}_model"] = _model(side, stage, settings)
             values[steps] = settings["steps"]
             values[guidance] = settings["guidance_scale"]
+            values[f"stage_{stage}_strength"] = settings.get("strength")
             if stage > 1:
                 values[f"stage_{stage}_noise_level"] = settings["noise_level"]
+        values["flow"] = request.get("flow", "generate")
+        values["first_stage"] = request.get("first_stage", 1)
+        values["init"] = request.get("init")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidRequestError(f"{path} is not an if-cli sidecar: {exc}") from exc
     return values
+
+
+def _input_again(record: dict[str, Any] | None) -> ImageInput | None:
+    """The picture an image flow started from, read again and checked to be unchanged."""
+    if record is None:
+        return None
+    from if_cli.engine.image_input import STDIN, load_input
+
+    if STDIN in (record["source"], record["mask"]):
+        raise InvalidRequestError(
+            "the input picture came from stdin, so it cannot be read again",
+            hint="run the command again with the picture as a file",
+        )
+    init = load_input(record["source"], record["fit"], mask=record["mask"])
+    if init.digest != record["sha256"]:
+        raise InvalidRequestError(
+            f"{record['source']} has changed since the image was made (checksum differs)"
+        )
+    return init
 
 
 def replay(
@@ -92,12 +120,18 @@ def replay(
     """Make again the image a sidecar describes (same pixels on the same device and
     dtype), or continue it to a later stage."""
     from if_cli.commands.batch import plan_jobs
-    from if_cli.commands.generate import request_from_options
+    from if_cli.commands.cascade_options import request_from_options
     from if_cli.commands.prompt_file import ARGUMENT, PromptItem
     from if_cli.commands.run import RunOptions, run_jobs
 
     values = options_from_sidecar(sidecar, stages)
-    jobs = plan_jobs([PromptItem(ARGUMENT, 0, values["prompt"])], values, request_from_options)
+    build = functools.partial(
+        request_from_options,
+        flow=values["flow"],
+        init=_input_again(values["init"]),
+        first_stage=values["first_stage"],
+    )
+    jobs = plan_jobs([PromptItem(ARGUMENT, 0, values["prompt"])], values, build)
     run_jobs(
         jobs, RunOptions(out=out, name=name, quiet=quiet, json_output=json_output, overwrite=True)
     )

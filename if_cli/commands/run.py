@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from if_cli.commands.batch import Chunk, ImageJob, finished_fingerprints, make_chunks
 from if_cli.commands.processes import current_share
@@ -39,6 +40,19 @@ class RunOptions:
     chunk_size: int = 16
     embedding_cache: bool = True
     embedding_cache_gib: float = 2.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], **batch: Any) -> RunOptions:
+        """The run's settings from a command's shared options (see ``cascade_options``)."""
+        return cls(
+            out=options["out"],
+            name=options["name"],
+            dry_run=options["dry_run"],
+            quiet=options["quiet"],
+            json_output=options["json_output"],
+            overwrite=options["overwrite"],
+            **batch,
+        )
 
 
 def _report_written(

@@ -30,6 +30,7 @@ from if_cli.engine.events import (
     StageKey,
     ignore_progress,
 )
+from if_cli.engine.flows import picture_arguments, pipeline_name
 from if_cli.engine.memory import (
     Plan,
     StageFootprint,
@@ -142,15 +143,24 @@ class Engine:
     def prepare(self, request: GenerationRequest) -> PreparedRequest:
         request.validate()
         request = request.with_seed()
+        phases = _phases(request)
         sources = {
             stage: resolve_model(request.stage_options(stage).model)
-            for stage in range(1, request.last_stage + 1)
+            for stage in sorted({spec.model_stage for spec in phases})
         }
+        if request.watermark and 1 not in sources:  # IF's watermarker is in the stage-I repo
+            try:
+                sources[1] = resolve_model(request.stage_1.model)
+            except ModelNotFoundError as error:
+                raise ModelNotFoundError(
+                    f"the watermark comes from the stage-I repo: {error.message}",
+                    hint="download it, or pass --no-watermark",
+                ) from error
         device = resolve_device(request.placement.device)
         dtype = resolve_dtype(request.placement.dtype, device)
         wanted = preferred_variant(request.placement.variant, dtype)
         footprints = []
-        for spec in STAGE_SPECS[: request.last_stage + 1]:
+        for spec in phases:
             source = sources[spec.model_stage]
             _check_pipeline_class(source, spec)
             check_folders(source, spec.folders)
@@ -189,8 +199,9 @@ class Engine:
                 # Stage II hands stage III a [-1, 1] tensor exactly as the reference recipe
                 # does; diffusers' deprecation notice about that is not the user's concern.
                 warnings.filterwarnings("ignore", message="Passing `image` as torch tensor")
-                self._encode(work)
-                for stage in range(1, prepared.request.last_stage + 1):
+                if prepared.request.uses_text_encoder:
+                    self._encode(work)
+                for stage in prepared.request.stages():
                     self._run_stage(work, stage, on_image)
         except IFCliError:
             self.close()
@@ -243,6 +254,7 @@ class Engine:
         options = request.stage_options(stage)
         final = stage == request.last_stage
         steps, timesteps = steps_and_timesteps(options.steps)
+        steps_run = options.steps_run()
         count = request.total_images
         batches = [
             range(i, min(i + request.batch_size, count))
@@ -252,11 +264,12 @@ class Engine:
         seeds = request.image_seeds()
         watermarker = self._watermarker(work.prepared) if request.watermark else None
         outputs: list[Any] = []
-        with self._stage(work, key) as pipe:
-            total = steps * len(batches)
+        with self._stage(work, key) as loaded:
+            pipe = loading.for_flow(loaded, pipeline_name(request.flow, stage))
+            total = steps_run * len(batches)
             self._report(ProgressEvent(key, "run", 0, total))
             for number, batch in enumerate(batches):
-                callback = self._step_reporter(key, number * steps, total)
+                callback = self._step_reporter(key, number * steps_run, total)
                 kwargs: dict[str, Any] = {
                     "generator": [work.generators[i] for i in batch],
                     "num_inference_steps": steps,
@@ -273,11 +286,14 @@ class Engine:
                     kwargs["timesteps"] = timesteps
                     kwargs["prompt_embeds"] = torch.cat([work.embeds[i][0] for i in batch])
                     kwargs["negative_prompt_embeds"] = torch.cat([work.embeds[i][1] for i in batch])
-                if stage > 1:
-                    kwargs["image"] = torch.cat([work.images[i] for i in batch])
-                    kwargs["noise_level"] = options.noise_level
+                previous = None
+                if stage > request.first_stage:
+                    previous = torch.cat([work.images[i] for i in batch])
+                kwargs.update(picture_arguments(request, stage, previous, len(batch)))
                 pipe.watermarker = watermarker if final else None
                 images = pipe(**kwargs).images
+                if pipe is not loaded:
+                    loaded.maybe_free_model_hooks()  # the offload hooks belong to ``loaded``
                 if not final:
                     outputs.extend(images.split(1))
                     if request.keep_intermediates:
@@ -338,6 +354,14 @@ class Engine:
         if key not in self._watermarkers:
             self._watermarkers[key] = loading.load_watermarker(source)
         return self._watermarkers[key]
+
+
+def _phases(request: GenerationRequest) -> list[StageSpec]:
+    """The phases a request loads, in order: T5 where stage I or II runs, then its stages."""
+    keys = {f"stage_{stage}" for stage in request.stages()}
+    if request.uses_text_encoder:
+        keys.add("text")
+    return [spec for spec in STAGE_SPECS if spec.key in keys]
 
 
 def _image_prompts(request: GenerationRequest) -> list[str]:

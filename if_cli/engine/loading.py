@@ -101,6 +101,21 @@ def load_stage(footprint: StageFootprint, dtype: str) -> DiffusionPipeline:
     )
 
 
+def for_flow(pipe: DiffusionPipeline, class_name: str) -> DiffusionPipeline:
+    """The loaded components under the pipeline class a flow calls: no copy, no load.
+
+    ``IFImg2ImgPipeline(**IFPipeline.components)`` shares every module, so one loaded
+    stage serves text-to-image, image-to-image and inpainting alike.
+    """
+    if type(pipe).__name__ == class_name:
+        return pipe
+    import diffusers
+
+    flow_pipe = getattr(diffusers, class_name)(**pipe.components, requires_safety_checker=False)
+    flow_pipe.set_progress_bar_config(disable=True)
+    return flow_pipe
+
+
 def load_watermarker(source: ModelSource) -> Any | None:
     """IF's watermarker from the stage-I repo; None (with a warning) if the repo has none."""
     if not (source.path / "watermarker").is_dir():

@@ -11,10 +11,13 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from if_cli.engine.schedules import SCHEDULE_NAMES
+from if_cli.engine.schedules import SCHEDULE_NAMES, step_count
 from if_cli.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from if_cli.engine.image_input import ImageInput
 
 DEFAULT_STAGE_1_MODEL = "DeepFloyd/IF-I-XL-v1.0"
 DEFAULT_STAGE_2_MODEL = "DeepFloyd/IF-II-L-v1.0"
@@ -29,6 +32,9 @@ Device = Literal["auto", "cuda", "mps", "cpu"]
 DType = Literal["auto", "fp16", "bf16", "fp32"]
 Offload = Literal["auto", "none", "unload", "model", "sequential"]
 Variant = Literal["auto", "fp16", "fp32"]
+Flow = Literal["generate", "img2img", "style", "upscale", "inpaint"]
+# Flows whose prompt may be empty: variations of an image, upscaling without a caption.
+FLOWS_WITHOUT_PROMPT = ("img2img", "upscale")
 
 MAX_SEED = 2**63 - 1
 # The x4 upscaler's model_index sets max_noise_level 350; IF-II's noising scheduler has 1000.
@@ -42,12 +48,22 @@ class StageOptions:
 
     ``steps`` is a step count or the name of one of IF's fast timestep schedules
     (``smart27``, ``smart50`` …), which fixes both the count and the timesteps.
+    ``strength`` is set where a stage starts from a given picture (img2img, inpaint,
+    style): how much of it is noised away, as in diffusers' image-to-image pipelines.
     """
 
     model: str
     steps: int | str
     guidance_scale: float
     noise_level: int | None = None
+    strength: float | None = None
+
+    def steps_run(self) -> int:
+        """Denoising steps this stage really runs (fewer than ``steps`` under a strength)."""
+        count = step_count(self.steps)
+        if self.strength is None:
+            return count
+        return min(int(count * self.strength), count)
 
 
 def default_stage_1() -> StageOptions:
@@ -63,6 +79,20 @@ def default_stage_3() -> StageOptions:
     return StageOptions(model=DEFAULT_STAGE_3_MODEL, steps=75, guidance_scale=9.0, noise_level=100)
 
 
+def flow_defaults(flow: Flow) -> tuple[StageOptions, StageOptions, StageOptions]:
+    """Each stage's defaults in a flow: those of the diffusers pipeline that runs it."""
+    stage_1, stage_2, stage_3 = default_stage_1(), default_stage_2(), default_stage_3()
+    if flow == "img2img":  # IFImg2ImgPipeline, IFImg2ImgSuperResolutionPipeline
+        stage_1 = dataclasses.replace(stage_1, steps=80, guidance_scale=10.0, strength=0.7)
+        stage_2 = dataclasses.replace(stage_2, strength=0.8)
+    elif flow == "inpaint":  # IFInpaintingPipeline, IFInpaintingSuperResolutionPipeline
+        stage_1 = dataclasses.replace(stage_1, steps=50, strength=1.0)
+        stage_2 = dataclasses.replace(stage_2, steps=100, noise_level=0, strength=0.8)
+    elif flow == "style":  # IFImg2ImgSuperResolutionPipeline on the picture itself
+        stage_2 = dataclasses.replace(stage_2, strength=0.8)
+    return stage_1, stage_2, stage_3
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where and how the models run; ``auto`` values are resolved by the memory planner."""
@@ -75,10 +105,15 @@ class Placement:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One text-to-image job: every image of every prompt, up to ``last_stage``.
+    """One job: every image of every prompt, from ``first_stage`` up to ``last_stage``.
 
     Images are numbered across prompts; image ``i`` uses seed ``seed + i`` so any one of
     them can be made again alone with that seed and ``num_images=1``.
+
+    ``flow`` says what stage I and II do: ``generate`` (text only), ``img2img`` and
+    ``inpaint`` (start from ``init``, stage I and II), ``style`` (repaint ``init`` at
+    stage II only) or ``upscale`` (``init`` is the low-resolution input of
+    ``first_stage``, 2 or 3).
     """
 
     prompts: tuple[str, ...]
@@ -95,6 +130,28 @@ class GenerationRequest:
     stage_2: StageOptions = field(default_factory=default_stage_2)
     stage_3: StageOptions = field(default_factory=default_stage_3)
     placement: Placement = field(default_factory=Placement)
+    flow: Flow = "generate"
+    first_stage: int = 1
+    init: ImageInput | None = None
+
+    def __post_init__(self) -> None:
+        """A stage that repaints a picture and has no strength takes the flow's default."""
+        if self.flow not in _FIRST_STAGES:
+            return  # validate() says so
+        for stage, default in enumerate(flow_defaults(self.flow), start=1):
+            options = self.stage_options(stage)
+            if options.strength is None and default.strength is not None:
+                filled = dataclasses.replace(options, strength=default.strength)
+                object.__setattr__(self, f"stage_{stage}", filled)
+
+    def stages(self) -> range:
+        """The stages this request runs, in order."""
+        return range(self.first_stage, self.last_stage + 1)
+
+    @property
+    def uses_text_encoder(self) -> bool:
+        """T5 feeds stages I and II; a run of stage III alone needs no T5 at all."""
+        return self.first_stage <= 2
 
     @property
     def total_images(self) -> int:
@@ -128,11 +185,12 @@ class GenerationRequest:
             "seed": seed,
             "negative_prompt": self.negative_prompt,
             "last_stage": self.last_stage,
-            "stages": [
-                dataclasses.asdict(self.stage_options(n)) for n in range(1, self.last_stage + 1)
-            ],
+            "stages": [dataclasses.asdict(self.stage_options(n)) for n in self.stages()],
             "watermark": self.watermark,
             "placement": dataclasses.asdict(self.placement),
+            "flow": self.flow,
+            "first_stage": self.first_stage,
+            "init": self.init.identity() if self.init else None,
             "batch_size": self.batch_size,
         }
         text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
@@ -140,10 +198,11 @@ class GenerationRequest:
 
     def validate(self) -> None:
         """Raise InvalidRequestError for the first bad value; cheap, loads nothing."""
-        _validate_prompts(self.prompts, self.negative_prompt)
+        _validate_prompts(self.prompts, self.negative_prompt, self.flow in FLOWS_WITHOUT_PROMPT)
         _check_int("num_images", self.num_images, minimum=1)
         _check_int("batch_size", self.batch_size, minimum=1)
         _check_int("last_stage", self.last_stage, minimum=1, maximum=3)
+        _validate_flow(self)
         if self.seed is not None:
             _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED - self.total_images)
         if self.seeds is not None:
@@ -151,7 +210,7 @@ class GenerationRequest:
                 raise InvalidRequestError("seeds needs one seed per prompt and num_images 1")
             for seed in self.seeds:
                 _check_int("seed", seed, minimum=0, maximum=MAX_SEED)
-        for stage in range(1, self.last_stage + 1):
+        for stage in self.stages():
             _validate_stage(stage, self.stage_options(stage))
         _validate_placement(self.placement)
 
@@ -164,16 +223,64 @@ def _check_int(name: str, value: object, minimum: int, maximum: int | None = Non
         raise InvalidRequestError(f"{name} must be {bounds}, got {value}")
 
 
-def _validate_prompts(prompts: tuple[str, ...], negative_prompt: str | None) -> None:
+def _validate_prompts(
+    prompts: tuple[str, ...], negative_prompt: str | None, may_be_empty: bool
+) -> None:
     if not prompts:
         raise InvalidRequestError("no prompt given")
     for prompt in prompts:
-        if not prompt.strip():
+        if not prompt.strip() and not may_be_empty:
             raise InvalidRequestError("the prompt is empty", hint="describe the image to make")
         if "\x00" in prompt:
             raise InvalidRequestError("the prompt contains a NUL character")
     if negative_prompt is not None and "\x00" in negative_prompt:
         raise InvalidRequestError("the negative prompt contains a NUL character")
+
+
+_FIRST_STAGES: dict[str, tuple[int, ...]] = {
+    "generate": (1,),
+    "img2img": (1,),
+    "inpaint": (1,),
+    "style": (2,),
+    "upscale": (2, 3),
+}
+
+
+def _validate_flow(request: GenerationRequest) -> None:
+    flow = request.flow
+    if flow not in _FIRST_STAGES:
+        raise InvalidRequestError(f"unknown flow {flow!r}")
+    if request.first_stage not in _FIRST_STAGES[flow]:
+        raise InvalidRequestError(f"{flow} cannot start at stage {request.first_stage}")
+    if request.last_stage < request.first_stage:
+        raise InvalidRequestError(
+            f"{flow} starts at stage {request.first_stage}, so --stages must be "
+            f"{request.first_stage} or more, got {request.last_stage}"
+        )
+    if (flow == "generate") != (request.init is None):
+        raise InvalidRequestError(
+            "generate takes no input image" if flow == "generate" else f"{flow} needs an image"
+        )
+    if (flow == "inpaint") != (request.init is not None and request.init.mask is not None):
+        raise InvalidRequestError("inpaint needs a mask" if flow == "inpaint" else "unused mask")
+
+
+def _validate_strength(prefix: str, options: StageOptions) -> None:
+    strength = options.strength
+    if strength is None:
+        return
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+        raise InvalidRequestError(f"{prefix} strength must be a number, got {strength!r}")
+    if not 0 < strength <= 1:
+        raise InvalidRequestError(
+            f"{prefix} strength must be more than 0 and at most 1, got {strength}",
+            hint="0.1 keeps the picture almost as it is; 1 repaints it completely",
+        )
+    if options.steps_run() < 1:
+        raise InvalidRequestError(
+            f"{prefix} strength {strength} of {options.steps} steps leaves no step to run",
+            hint="raise the strength or the steps",
+        )
 
 
 def _validate_stage(stage: int, options: StageOptions) -> None:
@@ -193,6 +300,7 @@ def _validate_stage(stage: int, options: StageOptions) -> None:
             )
     else:
         _check_int(f"{prefix} steps", steps, minimum=1, maximum=1000)
+    _validate_strength(prefix, options)
     guidance = options.guidance_scale
     if not isinstance(guidance, (int, float)) or guidance != guidance or guidance < 0:
         raise InvalidRequestError(f"{prefix} guidance scale must be 0 or more, got {guidance}")

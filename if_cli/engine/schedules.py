@@ -6,16 +6,18 @@ themselves come from ``diffusers.pipelines.deepfloyd_if.timesteps`` when a stage
 
 from __future__ import annotations
 
-SCHEDULE_NAMES: tuple[str, ...] = (
-    "fast27",
-    "smart27",
-    "smart50",
-    "smart100",
-    "smart185",
-    "super27",
-    "super40",
-    "super100",
-)
+# Name → number of timesteps (checked against diffusers by a test).
+SCHEDULE_LENGTHS: dict[str, int] = {
+    "fast27": 27,
+    "smart27": 27,
+    "smart50": 50,
+    "smart100": 100,
+    "smart185": 185,
+    "super27": 27,
+    "super40": 40,
+    "super100": 100,
+}
+SCHEDULE_NAMES: tuple[str, ...] = tuple(SCHEDULE_LENGTHS)
 
 
 def timesteps_for(name: str) -> list[int]:
@@ -31,3 +33,8 @@ def steps_and_timesteps(steps: int | str) -> tuple[int, list[int] | None]:
         schedule = timesteps_for(steps)
         return len(schedule), schedule
     return steps, None
+
+
+def step_count(steps: int | str) -> int:
+    """How many steps a count or a named schedule runs, without importing diffusers."""
+    return SCHEDULE_LENGTHS[steps] if isinstance(steps, str) else steps

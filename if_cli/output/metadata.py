@@ -57,18 +57,27 @@ def _model_name(source: ModelSource) -> str:
 
 
 def a1111_parameters(result: GenerationResult, image: GeneratedImage, size: tuple[int, int]) -> str:
-    """The ``parameters`` text of one picture of ``size`` (the final or an intermediate)."""
+    """The ``parameters`` text of one picture of ``size`` (the final or an intermediate).
+
+    The first stage that ran fills A1111's own keys (Steps, Sampler, CFG scale, Model,
+    and Denoising strength where it starts from a picture); later stages add theirs.
+    """
     request = result.request
-    stage_1 = request.stage_1
+    first, *later = request.stages()
+    options = request.stage_options(first)
     pairs: list[tuple[str, object]] = [
-        ("Steps", stage_1.steps),
-        ("Sampler", SAMPLERS[1]),
-        ("CFG scale", stage_1.guidance_scale),
+        ("Steps", options.steps),
+        ("Sampler", SAMPLERS[first]),
+        ("CFG scale", options.guidance_scale),
         ("Seed", image.seed),
         ("Size", f"{size[0]}x{size[1]}"),
-        ("Model", _model_name(result.models["stage_1"])),
+        ("Model", _model_name(result.models[f"stage_{first}"])),
     ]
-    for stage in range(2, request.last_stage + 1):
+    if options.strength is not None:
+        pairs.append(("Denoising strength", options.strength))
+    if request.flow != "generate":
+        pairs.append(("Mode", request.flow))
+    for stage in later:
         options = request.stage_options(stage)
         pairs += [
             (f"Stage {stage} model", _model_name(result.models[f"stage_{stage}"])),
@@ -76,6 +85,8 @@ def a1111_parameters(result: GenerationResult, image: GeneratedImage, size: tupl
             (f"Stage {stage} CFG scale", options.guidance_scale),
             (f"Stage {stage} noise level", options.noise_level),
         ]
+        if options.strength is not None:
+            pairs.append((f"Stage {stage} strength", options.strength))
     pairs.append(("Version", f"if-cli {__version__}"))
     lines = [image.prompt]
     if request.negative_prompt:
@@ -104,8 +115,9 @@ def sidecar(
     """Everything needed to reproduce one image, as JSON-ready data."""
     request = result.request
     plan = result.plan
-    fields = dataclasses.asdict(request)
+    fields = dataclasses.asdict(dataclasses.replace(request, init=None))
     fields["prompts"] = list(request.prompts)
+    fields["init"] = request.init.describe() if request.init else None
     return {
         "schema": SIDECAR_SCHEMA,
         "tool": {"name": "if-cli", "version": __version__},

@@ -45,7 +45,7 @@ class OutputWriter:
     ) -> WrittenImage:
         stages = sorted(image.intermediates)
         suffixes = (".png", ".json", *(f".stage-{s}.png" for s in stages))
-        base = render_stem(self.template, self._fields(image, label))
+        base = render_stem(self.template, self._fields(result, image, label))
         for _ in range(MAX_NAME_ATTEMPTS):
             stem = free_stem(self.directory, base, suffixes)
             final = self.directory / f"{stem}.png"
@@ -72,8 +72,13 @@ class OutputWriter:
         publish(side, lambda handle: handle.write(text.encode()))
         return WrittenImage(final, side, tuple(extra))
 
-    def _fields(self, image: GeneratedImage, label: ImageLabel) -> dict[str, object]:
+    def _fields(
+        self, result: GenerationResult, image: GeneratedImage, label: ImageLabel
+    ) -> dict[str, object]:
         slug = slugify(image.prompt)
+        init = result.request.init
+        if init is not None and not image.prompt.strip():  # variations, upscales
+            slug = slugify(f"{Path(init.source).stem} {result.request.flow}")
         return {
             "date": self.started.strftime("%Y%m%d"),
             "time": self.started.strftime("%H%M%S"),

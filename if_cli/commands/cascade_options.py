@@ -1,0 +1,175 @@
+"""The cascade's options, declared once and added to every command that runs it.
+
+``generate``, ``img2img``, ``inpaint``, ``style`` and ``upscale`` share seeds, stage
+settings, models, placement and output options. Each command names its own arguments
+and takes the rest as ``**options``; ``with_options`` adds the shared parameters to its
+signature (with the defaults of the diffusers pipelines that flow runs), so typer shows,
+parses and completes them exactly alike everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from if_cli.commands import options as opt
+from if_cli.engine.request import Flow, GenerationRequest, StageOptions, flow_defaults
+from if_cli.output.naming import DEFAULT_TEMPLATE
+
+if TYPE_CHECKING:
+    from if_cli.engine.image_input import ImageInput
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
+
+
+def prompt_parameters() -> list[inspect.Parameter]:
+    return [
+        _param("negative_prompt", opt.NegativePrompt, None),
+        _param("seed", opt.Seed, None),
+        _param("num_images", opt.NumImages, 1),
+    ]
+
+
+def stage_parameters(
+    flow: Flow, stages: Iterable[int], last_stage: Any = opt.LastStage
+) -> list[inspect.Parameter]:
+    """``--stages``, ``--batch-size`` and each stage's steps, guidance, noise, strength.
+
+    ``last_stage`` is the annotation of the option that picks the last stage (``--stages``
+    for most commands); None leaves it out for a command that sets it its own way.
+    """
+    defaults = flow_defaults(flow)
+    params = []
+    if last_stage is not None:
+        params.append(_param("stages", last_stage, 3))
+    params.append(_param("batch_size", opt.BatchSize, 1))
+    for stage in stages:
+        d = defaults[stage - 1]
+        prefix = "" if stage == 1 else f"stage_{stage}_"
+        params += [
+            _param(f"{prefix}steps", opt.STEPS[stage], str(d.steps)),
+            _param(f"{prefix}guidance_scale", opt.GUIDANCE[stage], d.guidance_scale),
+        ]
+        if d.noise_level is not None:
+            params.append(_param(f"stage_{stage}_noise_level", opt.NOISE[stage], d.noise_level))
+        if d.strength is not None:
+            only = [s for s in stages if defaults[s - 1].strength is not None] == [stage]
+            strength = opt.MAIN_STRENGTH[stage] if only or stage == 1 else opt.STRENGTH[stage]
+            params.append(_param(f"stage_{stage}_strength", strength, d.strength))
+    return params
+
+
+def model_parameters() -> list[inspect.Parameter]:
+    return [
+        _param("stage_1_model", opt.Stage1Model, opt.DEFAULT_MODELS[0]),
+        _param("stage_2_model", opt.Stage2Model, opt.DEFAULT_MODELS[1]),
+        _param("stage_3_model", opt.Stage3Model, opt.DEFAULT_MODELS[2]),
+    ]
+
+
+def placement_parameters() -> list[inspect.Parameter]:
+    return [
+        _param("device", opt.Device, "auto"),
+        _param("dtype", opt.DType, "auto"),
+        _param("offload", opt.Offload, "auto"),
+        _param("variant", opt.Variant, "auto"),
+    ]
+
+
+def output_parameters() -> list[inspect.Parameter]:
+    return [
+        _param("out", opt.OutDir, Path(".")),
+        _param("name", opt.NameTemplate, DEFAULT_TEMPLATE),
+        _param("keep_intermediates", opt.KeepIntermediates, False),
+        _param("watermark", opt.Watermark, True),
+        _param("json_output", opt.JsonOutput, False),
+        _param("overwrite", opt.Overwrite, False),
+    ]
+
+
+def run_parameters() -> list[inspect.Parameter]:
+    return [_param("dry_run", opt.DryRun, False), _param("quiet", opt.Quiet, False)]
+
+
+def cascade_parameters(
+    flow: Flow, stages: Iterable[int], last_stage: Any = opt.LastStage
+) -> list[inspect.Parameter]:
+    """Every shared option of a command that runs ``stages`` of ``flow``."""
+    return [
+        *prompt_parameters(),
+        *stage_parameters(flow, list(stages), last_stage),
+        *model_parameters(),
+        *placement_parameters(),
+        *output_parameters(),
+    ]
+
+
+def with_options(*groups: list[inspect.Parameter]) -> Callable[[Command], Command]:
+    """Add ``groups`` of parameters to a command function that takes ``**options``."""
+
+    def decorate(function: Command) -> Command:
+        own = [
+            p
+            for p in inspect.signature(function, eval_str=True).parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        params = [p.replace(kind=_KEYWORD) for p in own] + [p for g in groups for p in g]
+        names = [p.name for p in params]
+        if len(set(names)) != len(names):
+            raise TypeError(f"{function.__name__}: an option is declared twice in {names}")
+
+        @functools.wraps(function)
+        def command(**values: Any) -> Any:
+            return function(**values)
+
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
+def _stage(o: Mapping[str, Any], stage: int, default: StageOptions) -> StageOptions:
+    prefix = "" if stage == 1 else f"stage_{stage}_"
+    return StageOptions(
+        model=o.get(f"stage_{stage}_model", default.model),
+        steps=opt.parse_steps(str(o.get(f"{prefix}steps", default.steps))),
+        guidance_scale=o.get(f"{prefix}guidance_scale", default.guidance_scale),
+        noise_level=o.get(f"stage_{stage}_noise_level", default.noise_level),
+        strength=o.get(f"stage_{stage}_strength", default.strength),
+    )
+
+
+def request_from_options(
+    o: Mapping[str, Any],
+    flow: Flow = "generate",
+    init: ImageInput | None = None,
+    first_stage: int = 1,
+) -> GenerationRequest:
+    """One request from option values (command line, config, or a prompt-file line)."""
+    defaults = flow_defaults(flow)
+    return GenerationRequest(
+        prompts=(o["prompt"],),
+        negative_prompt=o.get("negative_prompt"),
+        seed=o.get("seed"),
+        num_images=o["num_images"],
+        last_stage=o["stages"],
+        batch_size=o["batch_size"],
+        watermark=o["watermark"],
+        keep_intermediates=o["keep_intermediates"],
+        stage_1=_stage(o, 1, defaults[0]),
+        stage_2=_stage(o, 2, defaults[1]),
+        stage_3=_stage(o, 3, defaults[2]),
+        placement=opt.placement(o["device"], o["dtype"], o["offload"], o["variant"]),
+        flow=flow,
+        first_stage=first_stage,
+        init=init,
+    )

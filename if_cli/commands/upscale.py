@@ -1,0 +1,116 @@
+"""``if-cli upscale IMAGE [PROMPT]``: super-resolution of any picture through IF's stages.
+
+The cheap workflow: ``generate --stages 1 --num-images 8`` makes 64 px candidates in
+seconds; ``upscale`` takes the one you like to 1024 px. When IMAGE has an if-cli sidecar
+next to it (``NAME.png`` + ``NAME.json``), its prompt, negative prompt and seed are used
+unless given on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from if_cli.commands import options as opt
+from if_cli.commands.cascade_options import cascade_parameters, run_parameters, with_options
+from if_cli.commands.image_flow import ImageArgument, run_image_flow
+from if_cli.engine.flows import LOW_RES_SIDE
+from if_cli.errors import InvalidRequestError
+
+FIRST_STAGE_BY_SIZE = {"64": 2, "256": 3}
+
+
+def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
+    """The sidecar if-cli wrote for IMAGE, and its ``image`` record, if there is one."""
+    if image == "-":
+        return None
+    picture = Path(image).expanduser()
+    sidecar = picture.with_suffix(".json")
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        record = data["image"]
+        if data["tool"]["name"] != "if-cli" or record["files"]["image"] != picture.name:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sidecar, record
+
+
+def _first_stage(source: str, side: int, start: str, to: str) -> int:
+    if start == "auto":
+        start = "64" if side < LOW_RES_SIDE[3] else "256"
+    first = FIRST_STAGE_BY_SIZE[start]
+    if to == "256" and first == 3:
+        raise InvalidRequestError(
+            f"{source} is {side} px, already 256 px or more: stage II has nothing to add",
+            hint="use --to 1024, or --from 64 to shrink it to 64 px and redo stage II",
+        )
+    return first
+
+
+@with_options(cascade_parameters("upscale", (2, 3), last_stage=None), run_parameters())
+def upscale(
+    image: ImageArgument,
+    prompt: Annotated[
+        str | None,
+        typer.Argument(
+            help="What the picture shows (helps stage II and III); taken from IMAGE's "
+            "sidecar when there is one, else empty.",
+            metavar="PROMPT",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        Literal["256", "1024"],
+        typer.Option(
+            "--to",
+            help="Size to reach: 256 (stage II) or 1024 (stage III).",
+            rich_help_panel=opt.STAGES_PANEL,
+        ),
+    ] = "1024",
+    start: Annotated[
+        Literal["auto", "64", "256"],
+        typer.Option(
+            "--from",
+            help="Treat IMAGE as a 64 px picture (stage II, then III) or a 256 px one "
+            "(stage III only); auto: 64 when it is smaller than 256 px.",
+            rich_help_panel=opt.STAGES_PANEL,
+        ),
+    ] = "auto",
+    fit: opt.Fit = "crop",
+    **options: Any,
+) -> None:
+    """Upscale any picture to 256 or 1024 px through stage II and/or III.
+
+    Super-resolution: IMAGE shrunk to 64 px → stage II (IFSuperResolutionPipeline)
+    → 256 px → stage III (x4 upscaler) → 1024 px; or from 256 px through stage III only.
+    """
+    from if_cli.engine.image_input import load_input
+    from if_cli.progress import say
+
+    init = load_input(image, fit)
+    recorded = recorded_image(image)
+    if recorded is not None:
+        sidecar, record = recorded
+        taken = [
+            name
+            for name, given in (
+                ("prompt", prompt),
+                ("negative prompt", options["negative_prompt"]),
+                ("seed", options["seed"]),
+            )
+            if given is None
+        ]
+        prompt = prompt if prompt is not None else record["prompt"]
+        if options["negative_prompt"] is None:
+            options["negative_prompt"] = record.get("negative_prompt")
+        if options["seed"] is None:
+            options["seed"] = record.get("seed")
+        if taken and not options["quiet"]:
+            say(f"using the {', '.join(taken)} of {sidecar}")
+    first = _first_stage(image, init.image.width, start, to)
+    options["stages"] = 2 if to == "256" else 3
+    run_image_flow("upscale", init, prompt or "", options, first_stage=first)

@@ -1,0 +1,327 @@
+"""Pictures a flow starts from: read safely, turned upright, made RGB, fitted to a square.
+
+Every check here runs before any weights load, so a bad file fails in milliseconds with
+one line that names it. The header is read first and a picture with more than
+``MAX_INPUT_PIXELS`` is refused before a single pixel is decoded (a decompression bomb
+never reaches memory). IF's stages work on squares, so each picture is fitted once, here,
+and the fit is recorded: ``crop`` (centre square, the default), ``pad`` (black bars) or
+``stretch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from if_cli.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+Fit = Literal["crop", "pad", "stretch"]
+FITS: tuple[str, ...] = ("crop", "pad", "stretch")
+STDIN = "-"
+MAX_INPUT_PIXELS = 8192 * 8192
+MAX_INPUT_BYTES = 512 * 1024**2
+# A mask may differ from its image in size, not in shape: aspect ratios within 1 %.
+MASK_ASPECT_TOLERANCE = 0.01
+WHITE = (255, 255, 255)
+BLACK = (0, 0, 0)
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+@dataclass(frozen=True, eq=False)
+class ImageInput:
+    """The picture (and, for inpainting, the mask) a request starts from.
+
+    ``image`` is RGB and square; ``mask`` is the same size, mode ``L``, 255 where the
+    picture is repainted. Two inputs are equal when their pixels and fit are, so a
+    request that carries one can still be grouped and fingerprinted.
+    """
+
+    image: Image
+    source: str
+    fit: str
+    original_size: tuple[int, int]
+    notes: tuple[str, ...] = ()
+    mask: Image | None = None
+    mask_source: str | None = None
+
+    @cached_property
+    def digest(self) -> str:
+        return _digest(self.image, self.mask)
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the pixels made from this input (part of each image's fingerprint)."""
+        return {"digest": self.digest, "fit": self.fit}
+
+    def describe(self) -> dict[str, Any]:
+        """For the sidecar: where the input came from and what was done to it."""
+        return {
+            "source": self.source,
+            "mask": self.mask_source,
+            "original_size": list(self.original_size),
+            "fit": self.fit,
+            "size": self.image.width,
+            "notes": list(self.notes),
+            "sha256": self.digest,
+        }
+
+    def square(self, side: int) -> Image:
+        """The picture at ``side`` × ``side``, resized as IF's pipelines resize (bicubic)."""
+        from PIL import Image as PILImage
+
+        if self.image.width == side:
+            return self.image
+        return self.image.resize((side, side), PILImage.Resampling.BICUBIC, reducing_gap=None)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ImageInput) and self.identity() == other.identity()
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+
+def _digest(image: Image, mask: Image | None) -> str:
+    hasher = hashlib.sha256(f"{image.mode}{image.size}".encode())
+    hasher.update(image.tobytes())
+    if mask is not None:
+        hasher.update(b"mask")
+        hasher.update(mask.tobytes())
+    return hasher.hexdigest()
+
+
+def _read_bytes(source: str, what: str) -> bytes:
+    if source == STDIN:
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        if not data:
+            raise InvalidRequestError(f"{what} on stdin is empty", hint="pipe an image into if-cli")
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise InvalidRequestError(f"{what} {source}: no such file")
+        if path.is_dir():
+            raise InvalidRequestError(f"{what} {source} is a folder, not an image file")
+        try:
+            size = path.stat().st_size
+            if size == 0:
+                raise InvalidRequestError(f"{what} {source} is empty (0 bytes)")
+            if size > MAX_INPUT_BYTES:
+                raise _too_many_bytes(source, what)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidRequestError(
+                f"{what} {source} cannot be read: {exc.strerror or exc}"
+            ) from exc
+    if len(data) > MAX_INPUT_BYTES:
+        raise _too_many_bytes(source, what)
+    return data
+
+
+def _too_many_bytes(source: str, what: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{what} {source} is larger than {MAX_INPUT_BYTES // 1024**2} MiB; refused"
+    )
+
+
+def _decode(data: bytes, source: str, what: str) -> tuple[Image, list[str]]:
+    """Open, check the size from the header, then decode the first frame."""
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        try:
+            picture = PILImage.open(io.BytesIO(data))
+        except UnidentifiedImageError as exc:
+            kind = _signature(data)
+            if kind:
+                raise InvalidRequestError(
+                    f"{what} {source} starts like a {kind} file but its header is broken "
+                    "(no pixels, or corrupt)"
+                ) from exc
+            raise InvalidRequestError(
+                f"{what} {source} is not an image file Pillow can read",
+                hint="use PNG, JPEG, WebP, BMP, TIFF or GIF",
+            ) from exc
+        except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+            raise _too_large(source, what) from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InvalidRequestError(f"{what} {source} is corrupt: {exc}") from exc
+    width, height = picture.size
+    if width < 1 or height < 1:
+        raise InvalidRequestError(f"{what} {source} has no pixels ({width}×{height})")
+    if width * height > MAX_INPUT_PIXELS:
+        raise _too_large(source, what, (width, height))
+    frames = getattr(picture, "n_frames", 1)
+    try:
+        picture.seek(0)
+        picture.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidRequestError(f"{what} {source} is truncated or corrupt: {exc}") from exc
+    if frames > 1:
+        notes.append(f"first of {frames} frames")
+    return picture, notes
+
+
+_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _signature(data: bytes) -> str | None:
+    """The format a file's first bytes announce, to tell broken from foreign files."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _SIGNATURES.items() if data.startswith(magic)), None)
+
+
+def _too_large(source: str, what: str, size: tuple[int, int] | None = None) -> InvalidRequestError:
+    shown = f" ({size[0]}×{size[1]} px)" if size else ""
+    limit = int(MAX_INPUT_PIXELS**0.5)
+    return InvalidRequestError(
+        f"{what} {source} is too large{shown}; refused before decoding",
+        hint=f"the limit is {limit}×{limit} pixels; make it smaller first",
+    )
+
+
+def _upright(picture: Image, notes: list[str]) -> Image:
+    """Apply the EXIF orientation, as every photo viewer does."""
+    from PIL import ImageOps
+
+    orientation = picture.getexif().get(0x0112, 1)
+    if orientation in (None, 1):
+        return picture
+    try:
+        turned = ImageOps.exif_transpose(picture)
+    except (OSError, ValueError, TypeError, KeyError):
+        notes.append("EXIF orientation unreadable; ignored")
+        return picture
+    notes.append(f"EXIF orientation {orientation} applied")
+    return turned if turned is not None else picture
+
+
+def _to_rgb(picture: Image, background: tuple[int, int, int], notes: list[str]) -> Image:
+    """8-bit RGB: 16-bit and float scaled, transparency composited on ``background``."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    if picture.mode in _SIXTEEN_BIT_MODES or picture.mode == "F":
+        values = np.asarray(picture, dtype=np.float64)
+        top = values.max(initial=0)
+        if picture.mode == "F" and top <= 1.0:
+            scaled = values * 255.0
+            notes.append("float image scaled from 0–1 to 8 bits")
+        elif picture.mode != "F" and top > 255:
+            scaled = values / 257.0
+            notes.append("16-bit image reduced to 8 bits")
+        else:
+            scaled = values
+        grey = PILImage.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+        return grey.convert("RGB")
+    transparent = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        picture.mode == "P" and "transparency" in picture.info
+    )
+    if transparent:
+        rgba = picture.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:
+            colour = "white" if background == WHITE else "black"
+            notes.append(f"transparency composited on {colour}")
+        canvas = PILImage.new("RGBA", rgba.size, (*background, 255))
+        return PILImage.alpha_composite(canvas, rgba).convert("RGB")
+    return picture.convert("RGB")
+
+
+def read_picture(
+    source: str, what: str = "image", background: tuple[int, int, int] = WHITE
+) -> tuple[Image, list[str]]:
+    """A file (or ``-`` for stdin) as upright 8-bit RGB, with notes on what was changed."""
+    picture, notes = _decode(_read_bytes(source, what), source, what)
+    picture = _upright(picture, notes)
+    return _to_rgb(picture, background, notes), notes
+
+
+def fit_square(picture: Image, fit: str, fill: tuple[int, int, int] = BLACK) -> Image:
+    """Make ``picture`` square: centre crop, pad with ``fill``, or stretch."""
+    from PIL import Image as PILImage
+
+    width, height = picture.size
+    if width == height:
+        return picture
+    if fit == "crop":
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        return picture.crop((left, top, left + side, top + side))
+    side = max(width, height)
+    if fit == "pad":
+        canvas = PILImage.new(picture.mode, (side, side), fill if picture.mode == "RGB" else 0)
+        canvas.paste(picture, ((side - width) // 2, (side - height) // 2))
+        return canvas
+    if fit == "stretch":
+        return picture.resize((side, side), PILImage.Resampling.BICUBIC)
+    raise InvalidRequestError(f"unknown fit {fit!r}", hint="choose one of " + ", ".join(FITS))
+
+
+def _read_mask(source: str, image_size: tuple[int, int], fit: str) -> Image:
+    """The mask as a square binary ``L`` picture, fitted exactly as its image was."""
+    from PIL import Image as PILImage
+
+    picture, _ = read_picture(source, what="mask", background=BLACK)
+    (width, height), (image_width, image_height) = picture.size, image_size
+    ratio, image_ratio = width / height, image_width / image_height
+    if abs(ratio / image_ratio - 1) > MASK_ASPECT_TOLERANCE:
+        raise InvalidRequestError(
+            f"the mask is {width}×{height} but the image is {image_width}×{image_height}: "
+            "their shapes differ, so one cannot be laid over the other",
+            hint="make the mask with the same aspect ratio as the image",
+        )
+    grey = picture.convert("L")
+    if grey.size != image_size:
+        grey = grey.resize(image_size, PILImage.Resampling.BILINEAR)
+    binary = fit_square(grey, fit).point(lambda value: 255 if value >= 128 else 0)
+    low, high = binary.getextrema()
+    if high == 0:
+        raise InvalidRequestError(
+            f"the mask {source} is all black: nothing would be repainted",
+            hint="paint the part to repaint white",
+        )
+    if low == 255:
+        raise InvalidRequestError(
+            f"the mask {source} is all white: everything would be repainted",
+            hint="use `if-cli generate` to make a new picture, or paint what to keep black",
+        )
+    return binary
+
+
+def load_input(source: str, fit: str = "crop", mask: str | None = None) -> ImageInput:
+    """Read, check and fit an input picture (and its mask) for a request."""
+    if fit not in FITS:
+        raise InvalidRequestError(f"unknown fit {fit!r}", hint="choose one of " + ", ".join(FITS))
+    if mask is not None and mask == source == STDIN:
+        raise InvalidRequestError("only one of the image and the mask can come from stdin (-)")
+    picture, notes = read_picture(source)
+    square = fit_square(picture, fit)
+    if square.size != picture.size:
+        notes.append(f"{fit} to a square")
+    mask_picture = _read_mask(mask, picture.size, fit) if mask is not None else None
+    return ImageInput(
+        image=square,
+        source=source if source == STDIN else str(Path(source).expanduser().absolute()),
+        fit=fit,
+        original_size=picture.size,
+        notes=tuple(notes),
+        mask=mask_picture,
+        mask_source=mask,
+    )
