@@ -47,6 +47,8 @@ def stage_parameters(
     for most commands); None leaves it out for a command that sets it its own way.
     """
     defaults = flow_defaults(flow)
+    stages = list(stages)
+    repainting = [s for s in stages if defaults[s - 1].strength is not None]
     params = []
     if last_stage is not None:
         params.append(_param("stages", last_stage, 3))
@@ -61,8 +63,8 @@ def stage_parameters(
         if d.noise_level is not None:
             params.append(_param(f"stage_{stage}_noise_level", opt.NOISE[stage], d.noise_level))
         if d.strength is not None:
-            only = [s for s in stages if defaults[s - 1].strength is not None] == [stage]
-            strength = opt.MAIN_STRENGTH[stage] if only or stage == 1 else opt.STRENGTH[stage]
+            first = stage == repainting[0]
+            strength = opt.MAIN_STRENGTH[stage] if first else opt.STRENGTH[stage]
             params.append(_param(f"stage_{stage}_strength", strength, d.strength))
     return params
 
@@ -105,7 +107,7 @@ def cascade_parameters(
     """Every shared option of a command that runs ``stages`` of ``flow``."""
     return [
         *prompt_parameters(),
-        *stage_parameters(flow, list(stages), last_stage),
+        *stage_parameters(flow, stages, last_stage),
         *model_parameters(),
         *placement_parameters(),
         *output_parameters(),

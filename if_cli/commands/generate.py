@@ -86,9 +86,8 @@ def generate(
         raise InvalidRequestError(
             "--chunk-size must be at least 1 and --embedding-cache-gib 0 or more"
         )
-    values = {**options, "prompt": prompt}
     items = [PromptItem(ARGUMENT, 0, prompt)] if prompt is not None else read_prompt_file(prompts)  # type: ignore[arg-type]
-    jobs = plan_jobs(items, values, request_from_options)
+    jobs = plan_jobs(items, options, request_from_options)
     run_jobs(
         jobs,
         RunOptions.from_options(

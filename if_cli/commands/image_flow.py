@@ -40,5 +40,5 @@ def run_image_flow(
     from if_cli.commands.run import RunOptions, run_jobs
 
     build = functools.partial(request_from_options, flow=flow, init=init, first_stage=first_stage)
-    jobs = plan_jobs([PromptItem(ARGUMENT, 0, prompt)], {**options, "prompt": prompt}, build)
+    jobs = plan_jobs([PromptItem(ARGUMENT, 0, prompt)], options, build)
     run_jobs(jobs, RunOptions.from_options(options))

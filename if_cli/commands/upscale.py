@@ -20,7 +20,7 @@ from if_cli.commands.image_flow import ImageArgument, run_image_flow
 from if_cli.engine.flows import LOW_RES_SIDE
 from if_cli.errors import InvalidRequestError
 
-FIRST_STAGE_BY_SIZE = {"64": 2, "256": 3}
+FIRST_STAGE_BY_SIZE = {str(side): stage for stage, side in LOW_RES_SIDE.items()}
 
 
 def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
@@ -95,22 +95,17 @@ def upscale(
     recorded = recorded_image(image)
     if recorded is not None:
         sidecar, record = recorded
-        taken = [
-            name
-            for name, given in (
-                ("prompt", prompt),
-                ("negative prompt", options["negative_prompt"]),
-                ("seed", options["seed"]),
-            )
-            if given is None
-        ]
-        prompt = prompt if prompt is not None else record["prompt"]
-        if options["negative_prompt"] is None:
-            options["negative_prompt"] = record.get("negative_prompt")
-        if options["seed"] is None:
-            options["seed"] = record.get("seed")
+        given = {
+            "prompt": prompt,
+            "negative_prompt": options["negative_prompt"],
+            "seed": options["seed"],
+        }
+        taken = {key: record.get(key) for key, value in given.items() if value is None}
         if taken and not options["quiet"]:
-            say(f"using the {', '.join(taken)} of {sidecar}")
+            names = ", ".join(key.replace("_", " ") for key in taken)
+            say(f"using the {names} of {sidecar}")
+        prompt = taken.pop("prompt", prompt)
+        options.update(taken)
     first = _first_stage(image, init.image.width, start, to)
     options["stages"] = 2 if to == "256" else 3
     run_image_flow("upscale", init, prompt or "", options, first_stage=first)

@@ -253,10 +253,16 @@ def read_picture(
     return _to_rgb(picture, background, notes), notes
 
 
+def _check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise InvalidRequestError(f"unknown fit {fit!r}", hint="choose one of " + ", ".join(FITS))
+
+
 def fit_square(picture: Image, fit: str, fill: tuple[int, int, int] = BLACK) -> Image:
     """Make ``picture`` square: centre crop, pad with ``fill``, or stretch."""
     from PIL import Image as PILImage
 
+    _check_fit(fit)
     width, height = picture.size
     if width == height:
         return picture
@@ -269,9 +275,7 @@ def fit_square(picture: Image, fit: str, fill: tuple[int, int, int] = BLACK) -> 
         canvas = PILImage.new(picture.mode, (side, side), fill if picture.mode == "RGB" else 0)
         canvas.paste(picture, ((side - width) // 2, (side - height) // 2))
         return canvas
-    if fit == "stretch":
-        return picture.resize((side, side), PILImage.Resampling.BICUBIC)
-    raise InvalidRequestError(f"unknown fit {fit!r}", hint="choose one of " + ", ".join(FITS))
+    return picture.resize((side, side), PILImage.Resampling.BICUBIC)  # stretch
 
 
 def _read_mask(source: str, image_size: tuple[int, int], fit: str) -> Image:
@@ -307,8 +311,7 @@ def _read_mask(source: str, image_size: tuple[int, int], fit: str) -> Image:
 
 def load_input(source: str, fit: str = "crop", mask: str | None = None) -> ImageInput:
     """Read, check and fit an input picture (and its mask) for a request."""
-    if fit not in FITS:
-        raise InvalidRequestError(f"unknown fit {fit!r}", hint="choose one of " + ", ".join(FITS))
+    _check_fit(fit)
     if mask is not None and mask == source == STDIN:
         raise InvalidRequestError("only one of the image and the mask can come from stdin (-)")
     picture, notes = read_picture(source)
