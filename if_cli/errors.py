@@ -8,6 +8,14 @@ engine raises these too, so API users can catch ``IFCliError`` alone.
 from __future__ import annotations
 
 
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM raised as an interrupt, so it unwinds (and cleans up) exactly like Ctrl-C."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
 class IFCliError(Exception):
     """Base class: a problem the user can act on."""
 
@@ -86,6 +94,21 @@ class InterruptedByUser(IFCliError):
     exit_code = 130
 
 
+class TerminatedBySignal(InterruptedByUser):
+    """SIGTERM (``kill``, a job scheduler's timeout): stopped like Ctrl-C, with exit 143."""
+
+    exit_code = 143
+
+
+def interruption(stop: KeyboardInterrupt) -> InterruptedByUser:
+    """The error for a run stopped by Ctrl-C (SIGINT) or by a ``StopSignal``."""
+    import signal
+
+    if getattr(stop, "signal_number", None) == signal.SIGTERM:
+        return TerminatedBySignal("terminated (SIGTERM); finished images were kept")
+    return InterruptedByUser("interrupted; finished images were kept")
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected internal error (please report it)",
@@ -98,5 +121,6 @@ EXIT_CODES: dict[int, str] = {
     NetworkError.exit_code: "the hub cannot be reached",
     DoctorFoundProblems.exit_code: "`if-cli doctor` found a problem that stops generation",
     SomeItemsFailed.exit_code: "with --keep-going: some images failed, the others are written",
-    InterruptedByUser.exit_code: "interrupted (Ctrl-C)",
+    InterruptedByUser.exit_code: "interrupted (Ctrl-C, SIGINT)",
+    TerminatedBySignal.exit_code: "terminated (SIGTERM)",
 }

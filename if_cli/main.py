@@ -7,11 +7,14 @@ or transformers, so ``--help``, ``--version`` and argument errors answer at once
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
 import warnings
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer import core as typer_core
 
 from if_cli.commands.config import config_app
 from if_cli.commands.doctor import doctor
@@ -23,9 +26,25 @@ from if_cli.commands.models import models_app
 from if_cli.commands.replay import replay
 from if_cli.commands.style import style
 from if_cli.commands.upscale import upscale
-from if_cli.errors import IFCliError
+from if_cli.errors import IFCliError, StopSignal, interruption
+
+
+class _Commands(typer_core.TyperGroup):
+    """The command group; an interrupt inside any command becomes an if-cli error.
+
+    typer would turn it into a silent exit 130; translating it here gives SIGTERM its own
+    exit code (143) and the same one line as every other stop.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as stop:
+            raise interruption(stop) from stop
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="if-cli",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -87,14 +106,61 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+def _one_line(text: str) -> str:
+    """A message as one line: newlines folded, other control characters shown escaped."""
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text.strip())
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"if-cli: error: {_one_line(message)}\n")
+    sys.exit(code)
+
+
+def _usage_error(error: Any) -> None:
+    """A command-line mistake as one line, with where to read the usage."""
+    context = getattr(error, "ctx", None)
+    where = f" (see '{context.command_path} --help')" if context is not None else ""
+    _fail(f"{error.format_message()}{where}", error.exit_code)
+
+
+def _stop_on_sigterm(signal_number: int, _frame: object) -> None:
+    raise StopSignal(signal_number)
+
+
 def run() -> None:
-    """Console-script entry point: the boundary where errors become one line and a code."""
+    """Console-script entry point: the boundary where errors become one line and a code.
+
+    Every way a run can end passes here: usage mistakes and if-cli errors print one
+    ``if-cli: error:`` line; an unexpected exception (a bug) prints one line too, and
+    its traceback only when IF_CLI_DEBUG is set.
+    """
+    from typer import _click
+
     from if_cli.progress import install_log_handler
 
     _quiet_third_party()
     install_log_handler()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        app(prog_name="if-cli")
-    except IFCliError as error:
-        sys.stderr.write(f"if-cli: error: {error}\n")
+        code = app(prog_name="if-cli", standalone_mode=False)
+    except _click.exceptions.NoArgsIsHelpError as error:
+        sys.stderr.write(error.format_message() + "\n")
         sys.exit(error.exit_code)
+    except _click.ClickException as error:
+        _usage_error(error)
+    except typer.Abort:  # end of input at a question
+        _fail("no answer (end of input); nothing was changed", 1)
+    except IFCliError as error:
+        _fail(str(error), error.exit_code)
+    except KeyboardInterrupt as stop:  # before or after any command ran
+        error = interruption(stop)
+        _fail(str(error), error.exit_code)
+    except Exception as bug:
+        if os.environ.get("IF_CLI_DEBUG"):
+            raise
+        _fail(
+            f"internal error: {type(bug).__name__}: {bug}",
+            1,
+        )
+    sys.exit(code if isinstance(code, int) else 0)

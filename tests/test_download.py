@@ -357,3 +357,20 @@ def test_a_folder_without_the_variant_keeps_its_full_precision_files() -> None:
         "vae/config.json",
         "vae/diffusion_pytorch_model.safetensors",
     ]
+
+
+def test_a_repo_with_only_pickle_weights_is_refused_and_nothing_fetched(
+    online: Callable[..., subprocess.CompletedProcess[str]], hub: FakeHub
+) -> None:
+    files = hub.repos[IF_I].files
+    for name in [n for n in files if n.startswith("unet/") and n.endswith(".safetensors")]:
+        del files[name]
+    files["unet/diffusion_pytorch_model.bin"] = b"a pickle can run code when it is read"
+    completed = online("download", "I-XL", "--yes")
+    assert completed.returncode == 3
+    assert completed.stderr.strip() == (
+        f"if-cli: error: {IF_I} has only pickle weights for unet "
+        "(diffusion_pytorch_model.bin); if-cli loads safetensors only, since a pickle can "
+        "run code when read"
+    )
+    assert hub.file_gets() == ["model_index.json"]

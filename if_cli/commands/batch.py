@@ -101,12 +101,23 @@ def make_chunks(jobs: list[ImageJob], chunk_size: int) -> list[Chunk]:
     for job in jobs:
         key = dataclasses.replace(job.request, prompts=(), seeds=None)
         groups.setdefault(key, []).append(job)
-    chunks = []
-    for settings, members in groups.items():
-        for start in range(0, len(members), chunk_size):
-            part = tuple(members[start : start + chunk_size])
-            request = dataclasses.replace(
-                settings, prompts=tuple(j.prompt for j in part), seeds=tuple(j.seed for j in part)
-            )
-            chunks.append(Chunk(request, part))
-    return chunks
+    return [
+        _chunk_of(settings, members[start : start + chunk_size])
+        for settings, members in groups.items()
+        for start in range(0, len(members), chunk_size)
+    ]
+
+
+def unfinished(chunk: Chunk, finished: set[int], batch_size: int) -> Chunk | None:
+    """What is left of ``chunk`` once images ``finished`` are written, ``batch_size`` a pass."""
+    rest = [job for k, job in enumerate(chunk.jobs) if k not in finished]
+    if not rest:
+        return None
+    return _chunk_of(dataclasses.replace(chunk.request, batch_size=batch_size), rest)
+
+
+def _chunk_of(settings: GenerationRequest, jobs: list[ImageJob]) -> Chunk:
+    request = dataclasses.replace(
+        settings, prompts=tuple(j.prompt for j in jobs), seeds=tuple(j.seed for j in jobs)
+    )
+    return Chunk(request, tuple(jobs))

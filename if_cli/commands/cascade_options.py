@@ -94,6 +94,7 @@ def output_parameters() -> list[inspect.Parameter]:
         _param("watermark", opt.Watermark, True),
         _param("json_output", opt.JsonOutput, False),
         _param("overwrite", opt.Overwrite, False),
+        _param("metadata", opt.Metadata, True),
     ]
 
 

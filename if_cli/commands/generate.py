@@ -82,9 +82,11 @@ def generate(
 
     if (prompt is None) == (prompts is None):
         raise InvalidRequestError("give either a PROMPT or --prompts FILE")
-    if chunk_size < 1 or embedding_cache_gib < 0:
+    if chunk_size < 1:
+        raise InvalidRequestError(f"--chunk-size must be at least 1, got {chunk_size}")
+    if not 0 <= embedding_cache_gib < float("inf"):
         raise InvalidRequestError(
-            "--chunk-size must be at least 1 and --embedding-cache-gib 0 or more"
+            f"--embedding-cache-gib must be 0 or more, got {embedding_cache_gib}"
         )
     items = [PromptItem(ARGUMENT, 0, prompt)] if prompt is not None else read_prompt_file(prompts)  # type: ignore[arg-type]
     jobs = plan_jobs(items, options, request_from_options)

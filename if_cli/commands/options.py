@@ -313,6 +313,16 @@ Overwrite = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
+Metadata = Annotated[
+    bool,
+    typer.Option(
+        "--metadata/--no-metadata",
+        help="Record the prompt and settings in a JSON sidecar and the PNG's text chunk. "
+        "--no-metadata writes bare pixels (no sidecar: re-runs cannot skip finished "
+        "images and replay cannot read them).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 Fit = Annotated[
     image_input.Fit,
     typer.Option(

@@ -15,17 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from if_cli.commands.batch import Chunk, ImageJob, finished_fingerprints, make_chunks
+from if_cli.commands.batch import (
+    Chunk,
+    ImageJob,
+    finished_fingerprints,
+    make_chunks,
+    unfinished,
+)
 from if_cli.commands.processes import current_share
 from if_cli.engine.result import GeneratedImage, GenerationResult
-from if_cli.errors import IFCliError, SomeItemsFailed
+from if_cli.errors import IFCliError, InterruptedByUser, OutOfMemoryError, SomeItemsFailed
 from if_cli.output.files import ensure_writable_dir, remove_orphans
 from if_cli.output.naming import validate_template
 from if_cli.progress import progress_reporter, say
 
 if TYPE_CHECKING:
     from if_cli.engine.cascade import Engine
-    from if_cli.output.writer import WrittenImage
+    from if_cli.output.writer import OutputWriter, WrittenImage
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class RunOptions:
     chunk_size: int = 16
     embedding_cache: bool = True
     embedding_cache_gib: float = 2.0
+    metadata: bool = True  # False: PNGs without text chunks, and no sidecars
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], **batch: Any) -> RunOptions:
@@ -51,6 +58,7 @@ class RunOptions:
             quiet=options["quiet"],
             json_output=options["json_output"],
             overwrite=options["overwrite"],
+            metadata=options["metadata"],
             **batch,
         )
 
@@ -68,7 +76,7 @@ def _report_written(
         return
     record = {
         "path": str(written.image),
-        "sidecar": str(written.sidecar),
+        "sidecar": None if written.sidecar is None else str(written.sidecar),
         "intermediates": [str(p) for p in written.intermediates],
         "prompt": job.prompt,
         "seed": job.seed,
@@ -105,14 +113,13 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
 
     from if_cli.engine.cascade import Engine
     from if_cli.engine.embedding_cache import EmbeddingCache
-    from if_cli.output.metadata import ImageLabel
     from if_cli.output.writer import OutputWriter
 
     cache = None
     if options.embedding_cache:
         cache = EmbeddingCache(max_bytes=int(options.embedding_cache_gib * 1024**3))
-    writer = OutputWriter(options.out, options.name)
-    written = failed = 0
+    writer = OutputWriter(options.out, options.name, options.metadata)
+    tally = _Tally()
     with (
         progress_reporter(quiet) as on_progress,
         Engine(on_progress=on_progress, embedding_cache=cache) as engine,
@@ -120,33 +127,12 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
         for number, chunk in enumerate(chunks, start=1):
             if options.dry_run:
                 _print_plan(engine, chunk, number, len(chunks))
-                continue
-
-            def write(
-                so_far: GenerationResult, image: GeneratedImage, chunk: Chunk = chunk
-            ) -> None:
-                job = chunk.jobs[image.index]
-                label = ImageLabel(job.index, job.name, job.fingerprint, job.origin)
-                _report_written(
-                    job, writer.write(so_far, image, label), image, so_far, options.json_output
-                )
-
-            try:
-                result = engine.generate(chunk.request, on_image=write)
-                written += len(result.images)
-            except IFCliError as error:
-                if not options.keep_going or error.exit_code == 130:
-                    raise
-                failed += len(chunk.jobs)
-                origins = sorted({j.origin for j in chunk.jobs if j.origin})
-                where = f" ({', '.join(origins[:3])}{'…' if len(origins) > 3 else ''})"
-                say(
-                    f"error: {error}; {len(chunk.jobs)} image(s) failed"
-                    f"{where if origins else ''}, going on"
-                )
+            else:
+                _make_chunk(engine, chunk, writer, options, tally)
     sys.stdout.flush()
     if options.dry_run:
         return
+    written, failed = tally.written, tally.failed
     counts = share.total(
         {"written": written, "skipped": len(mine) - len(todo), "failed": failed, "todo": len(todo)}
     )
@@ -163,6 +149,74 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
             f"{counts['failed']} of {counts['todo']} image(s) failed; the rest are written",
             hint="run the same command again to retry only those",
         )
+
+
+@dataclass
+class _Tally:
+    """Images written and failed so far, and the batch size an out-of-memory lowered."""
+
+    written: int = 0
+    failed: int = 0
+    batch_limit: int | None = None
+
+
+def _make_chunk(
+    engine: Engine, chunk: Chunk, writer: OutputWriter, options: RunOptions, tally: _Tally
+) -> None:
+    """Make and write one chunk's images.
+
+    With ``--keep-going``, a chunk that runs out of memory is retried, for the images not
+    yet written, at half the batch size (and later chunks keep the smaller one); a
+    failure that a smaller batch cannot fix is counted and the run goes on.
+    """
+    from if_cli.output.metadata import ImageLabel
+
+    finished: set[int] = set()
+    pending: Chunk | None = chunk
+    while pending is not None:
+        batch_size = pending.request.batch_size
+        if tally.batch_limit is not None and tally.batch_limit < batch_size:
+            pending = unfinished(pending, set(), tally.batch_limit)
+            batch_size = tally.batch_limit
+
+        def write(so_far: GenerationResult, image: GeneratedImage, part: Chunk = pending) -> None:
+            job = part.jobs[image.index]
+            label = ImageLabel(job.index, job.name, job.fingerprint, job.origin)
+            _report_written(
+                job, writer.write(so_far, image, label), image, so_far, options.json_output
+            )
+            finished.add(chunk.jobs.index(job))
+            tally.written += 1
+
+        try:
+            engine.generate(pending.request, on_image=write)
+            return
+        except OutOfMemoryError as error:
+            if not options.keep_going or batch_size == 1:
+                _fail_or_go_on(error, chunk, finished, options, tally)
+                return
+            tally.batch_limit = batch_size // 2
+            say(
+                f"out of memory with --batch-size {batch_size}; "
+                f"going on with --batch-size {tally.batch_limit}"
+            )
+            pending = unfinished(chunk, finished, tally.batch_limit)
+        except IFCliError as error:
+            _fail_or_go_on(error, chunk, finished, options, tally)
+            return
+
+
+def _fail_or_go_on(
+    error: IFCliError, chunk: Chunk, finished: set[int], options: RunOptions, tally: _Tally
+) -> None:
+    """Stop the run, or with ``--keep-going`` count the chunk's missing images and go on."""
+    if not options.keep_going or isinstance(error, InterruptedByUser):
+        raise error
+    lost = [job for k, job in enumerate(chunk.jobs) if k not in finished]
+    tally.failed += len(lost)
+    origins = sorted({j.origin for j in lost if j.origin})
+    where = f" ({', '.join(origins[:3])}{'…' if len(origins) > 3 else ''})" if origins else ""
+    say(f"error: {error}; {len(lost)} image(s) failed{where}, going on")
 
 
 def _print_plan(engine: Engine, chunk: Chunk, number: int, total: int) -> None:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from if_cli import fault_points
 from if_cli.engine import loading
 from if_cli.engine.embedding_cache import EmbeddingCache, encoder_identity
 from if_cli.engine.events import (
@@ -50,10 +51,10 @@ from if_cli.engine.models import (
     pipeline_class,
     resolve_model,
 )
-from if_cli.engine.request import GenerationRequest
+from if_cli.engine.request import T5_MAX_TOKENS, GenerationRequest
 from if_cli.engine.result import GeneratedImage, GenerationResult, StageTiming
 from if_cli.engine.schedules import steps_and_timesteps
-from if_cli.errors import IFCliError, InterruptedByUser, ModelNotFoundError, OutOfMemoryError
+from if_cli.errors import IFCliError, ModelNotFoundError, OutOfMemoryError, interruption
 
 if TYPE_CHECKING:
     import torch
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("if_cli")
 
-T5_MAX_TOKENS = 77
 ImageCallback = Callable[[GenerationResult, GeneratedImage], None]
 """Called with the result so far (timings up to now) and each image as it is finished."""
 
@@ -230,6 +230,7 @@ class Engine:
         if missing:
             with self._stage(work, "text") as pipe:
                 self._report(ProgressEvent("text", "run", 0, len(missing)))
+                fault_points.reached("encode", len(missing))
                 for done, text in enumerate(missing, start=1):
                     tokens = len(pipe.tokenizer(text, add_special_tokens=True).input_ids)
                     _warn_if_truncated(text, tokens)
@@ -269,7 +270,7 @@ class Engine:
             total = steps_run * len(batches)
             self._report(ProgressEvent(key, "run", 0, total))
             for number, batch in enumerate(batches):
-                callback = self._step_reporter(key, number * steps_run, total)
+                callback = self._step_reporter(key, number * steps_run, total, len(batch))
                 kwargs: dict[str, Any] = {
                     "generator": [work.generators[i] for i in batch],
                     "num_inference_steps": steps,
@@ -308,9 +309,13 @@ class Engine:
             pipe.watermarker = None
         work.images = outputs
 
-    def _step_reporter(self, key: StageKey, offset: int, total: int) -> Callable[..., None]:
+    def _step_reporter(
+        self, key: StageKey, offset: int, total: int, images: int
+    ) -> Callable[..., None]:
         def report(step: int, _timestep: Any, _latents: Any) -> None:
             self._report(ProgressEvent(key, "run", offset + step + 1, total))
+            if step == 0:
+                fault_points.reached(key, images)
 
         return report
 
@@ -410,7 +415,7 @@ def _oom_hint(plan: Plan) -> str:
 
 @contextmanager
 def _translate_failures(plan: Plan) -> Iterator[None]:
-    """Turn device OOM and Ctrl-C into if-cli errors; free what was loaded first."""
+    """Turn device OOM, Ctrl-C and SIGTERM into if-cli errors; free what was loaded first."""
     import torch
 
     try:
@@ -422,4 +427,4 @@ def _translate_failures(plan: Plan) -> Iterator[None]:
             raise
         raise OutOfMemoryError(f"{plan.device} ran out of memory", hint=_oom_hint(plan)) from exc
     except KeyboardInterrupt as exc:
-        raise InterruptedByUser("interrupted; finished images were kept") from exc
+        raise interruption(exc) from exc

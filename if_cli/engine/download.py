@@ -126,6 +126,28 @@ def select_files(
     return sorted(chosen, key=lambda f: f.path)
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _refuse_pickle_only(
+    repo_id: str, tree: list[RemoteFile], chosen: tuple[RemoteFile, ...]
+) -> None:
+    """A needed folder whose weights are pickles only cannot be loaded: say so, fetch nothing."""
+    with_weights = {PurePosixPath(f.path).parts[0] for f in chosen if _is_weights(f.path)}
+    needed = {PurePosixPath(f.path).parts[0] for f in chosen if "/" in f.path}
+    for remote in tree:
+        parts = PurePosixPath(remote.path).parts
+        if (
+            len(parts) > 1
+            and parts[0] in needed - with_weights
+            and remote.path.endswith(PICKLE_SUFFIXES)
+        ):
+            raise ModelNotFoundError(
+                f"{repo_id} has only pickle weights for {parts[0]} ({parts[-1]})",
+                hint="if-cli loads safetensors only, since a pickle can run code when read",
+            )
+
+
 _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EFBIG}
 
 
@@ -237,6 +259,7 @@ def plan_download(
         model_index = _read_model_index(api, repo_id, commit, token, cache)
     folders = needed_folders(model_index, with_safety_checker)
     files = tuple(select_files(tree, folders, variant))
+    _refuse_pickle_only(repo_id, tree, files)
     missing = tuple(
         f
         for f in files

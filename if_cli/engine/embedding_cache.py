@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +20,8 @@ from if_cli.engine.memory import GIB
 
 if TYPE_CHECKING:
     from if_cli.engine.memory import StageFootprint
+
+log = logging.getLogger("if_cli")
 
 DEFAULT_MAX_BYTES = 2 * GIB
 
@@ -44,6 +47,7 @@ class EmbeddingCache:
     def __init__(self, folder: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.folder = folder or default_folder()
         self.max_bytes = max_bytes
+        self._warned = False
 
     def key(self, encoder: str, dtype: str, device: str, text: str) -> str:
         device_type = device.split(":")[0]
@@ -71,7 +75,21 @@ class EmbeddingCache:
         return tensor.to(device), tokens
 
     def put(self, key: str, embeds: Any, tokens: int) -> None:
-        """Store atomically (a reader never sees half a file), then evict past the cap."""
+        """Store atomically (a reader never sees half a file), then evict past the cap.
+
+        A cache that cannot be written (full disk, read-only home) only makes later runs
+        slower, so it warns once and the run goes on.
+        """
+        try:
+            self._store(key, embeds, tokens)
+        except Exception as exc:  # OSError, or safetensors' own error for a failed write
+            if not self._warned:
+                log.warning("T5 embeddings are not cached in %s: %s", self.folder, exc)
+                self._warned = True
+            return
+        self.evict()
+
+    def _store(self, key: str, embeds: Any, tokens: int) -> None:
         from safetensors.torch import save_file
 
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +102,6 @@ class EmbeddingCache:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
-        self.evict()
 
     def evict(self) -> None:
         entries = []

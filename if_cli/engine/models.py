@@ -117,6 +117,9 @@ def _from_hub_cache(repo_id: str, ref: str) -> ModelSource:
     return ModelSource(ref=ref, path=snapshot, repo_id=repo_id, revision=snapshot.name)
 
 
+TRUSTED_LIBRARIES = ("diffusers", "transformers")
+
+
 def _check_index(source: ModelSource) -> ModelSource:
     index = source.path / "model_index.json"
     if not index.is_file():
@@ -124,10 +127,33 @@ def _check_index(source: ModelSource) -> ModelSource:
             f"{source.describe()} is not a model in the diffusers layout (no model_index.json)"
         )
     try:
-        json.loads(index.read_text())
+        components = json.loads(index.read_text())
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"{index} cannot be read: {exc}") from exc
+    if not isinstance(components, dict):
+        raise ModelNotFoundError(f"{index} is not a diffusers model index")
+    _refuse_code(source, components)
     return source
+
+
+def _refuse_code(source: ModelSource, components: dict[str, object]) -> None:
+    """Refuse a model that names a class from code it ships (``unet/my_unet.py``).
+
+    diffusers imports such a file when asked to trust remote code; if-cli never asks, and
+    says so before anything is loaded rather than failing inside diffusers.
+    """
+    for name, entry in components.items():
+        if name.startswith("_") or not isinstance(entry, list) or len(entry) != 2:
+            continue
+        library, class_name = entry
+        if library in TRUSTED_LIBRARIES or not isinstance(library, str):
+            continue
+        shipped = [source.path / name / f"{library}.py", source.path / f"{library}.py"]
+        if any(path.exists() for path in shipped):
+            raise ModelNotFoundError(
+                f"{source.describe()} wants code of its own for {name} ({library}.{class_name})",
+                hint="if-cli runs only diffusers' and transformers' classes, never a model's code",
+            )
 
 
 def pipeline_class(source: ModelSource) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -231,10 +232,34 @@ def _validate_prompts(
     for prompt in prompts:
         if not prompt.strip() and not may_be_empty:
             raise InvalidRequestError("the prompt is empty", hint="describe the image to make")
-        if "\x00" in prompt:
-            raise InvalidRequestError("the prompt contains a NUL character")
-    if negative_prompt is not None and "\x00" in negative_prompt:
-        raise InvalidRequestError("the negative prompt contains a NUL character")
+        _check_text("the prompt", prompt)
+    if negative_prompt is not None:
+        _check_text("the negative prompt", negative_prompt)
+
+
+T5_MAX_TOKENS = 77
+MAX_PROMPT_CHARS = 10_000
+"""T5 reads 77 tokens (a few hundred characters); far longer text is a mistake, such as a
+file's contents passed as the prompt."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNDECODABLE = re.compile(r"[\ud800-\udfff]")  # bytes that were not UTF-8 (surrogateescape)
+
+
+def _check_text(what: str, text: str) -> None:
+    """Text must be text: not too long, UTF-8, no NUL or other control characters."""
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(
+            f"{what} is {len(text)} characters; the limit is {MAX_PROMPT_CHARS}",
+            hint=f"T5 reads only the first {T5_MAX_TOKENS} tokens",
+        )
+    if _UNDECODABLE.search(text):
+        raise InvalidRequestError(f"{what} is not valid UTF-8 text")
+    control = _CONTROL.search(text)
+    if control:
+        name = "a NUL character" if control.group() == "\x00" else "a control character"
+        raise InvalidRequestError(
+            f"{what} contains {name} ({control.group()!r} at position {control.start()})"
+        )
 
 
 _FIRST_STAGES: dict[str, tuple[int, ...]] = {
@@ -302,8 +327,10 @@ def _validate_stage(stage: int, options: StageOptions) -> None:
         _check_int(f"{prefix} steps", steps, minimum=1, maximum=1000)
     _validate_strength(prefix, options)
     guidance = options.guidance_scale
-    if not isinstance(guidance, (int, float)) or guidance != guidance or guidance < 0:
-        raise InvalidRequestError(f"{prefix} guidance scale must be 0 or more, got {guidance}")
+    if not isinstance(guidance, (int, float)) or not 0 <= guidance < float("inf"):
+        raise InvalidRequestError(
+            f"{prefix} guidance scale must be a number, 0 or more, got {guidance}"
+        )
     if stage == 1:
         return
     maximum = STAGE_2_MAX_NOISE_LEVEL if stage == 2 else STAGE_3_MAX_NOISE_LEVEL

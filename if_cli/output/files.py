@@ -8,15 +8,26 @@ half-written file, and no existing file is ever replaced, even by a concurrent r
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from if_cli import fault_points
 from if_cli.errors import OutputError
 
 PART_SUFFIX = ".part"
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def write_failure(what: str, exc: OSError) -> OutputError:
+    """The error for a failed write; a full disk (or a file-size limit) says so."""
+    hint = None
+    if exc.errno in _FULL:
+        hint = "the disk is full or a size limit is set; free space or choose another --out"
+    return OutputError(f"cannot write {what}: {exc.strerror or exc}", hint=hint)
 
 
 def ensure_writable_dir(directory: Path) -> Path:
@@ -28,9 +39,7 @@ def ensure_writable_dir(directory: Path) -> Path:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
-        raise OutputError(
-            f"cannot write to output directory {directory}: {exc.strerror or exc}"
-        ) from exc
+        raise write_failure(f"to output directory {directory}", exc) from exc
     return directory
 
 
@@ -41,13 +50,17 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     OutputError for any other failure; the temp file is always removed.
     """
     prefix = f".{path.name}.{os.getpid()}."  # the writer's PID: see remove_orphans
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=PART_SUFFIX)
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=PART_SUFFIX)
+    except OSError as exc:
+        raise write_failure(str(path), exc) from exc
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        fault_points.reached("save")
         try:
             os.link(temp, path)
         except FileExistsError:
@@ -57,7 +70,7 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise write_failure(str(path), exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()

@@ -2,7 +2,8 @@
 
 An image's files share a stem: ``NAME.png``, ``NAME.json`` and, with intermediates,
 ``NAME.stage-1.png`` / ``NAME.stage-2.png``. The final PNG is published first and the
-sidecar last, so an image with a sidecar is always complete.
+sidecar last, so an image with a sidecar is always complete. Without metadata the PNGs
+carry no text chunk and no sidecar is written.
 """
 
 from __future__ import annotations
@@ -28,16 +29,17 @@ MAX_NAME_ATTEMPTS = 1000
 @dataclass(frozen=True)
 class WrittenImage:
     image: Path
-    sidecar: Path
+    sidecar: Path | None  # None without metadata
     intermediates: tuple[Path, ...]
 
 
 class OutputWriter:
     """Writes each finished image of a run into ``directory`` under ``template`` names."""
 
-    def __init__(self, directory: Path, template: str) -> None:
+    def __init__(self, directory: Path, template: str, metadata: bool = True) -> None:
         self.directory = directory
         self.template = template
+        self.metadata = metadata
         self.started = datetime.now().astimezone()
 
     def write(
@@ -50,7 +52,7 @@ class OutputWriter:
             stem = free_stem(self.directory, base, suffixes)
             final = self.directory / f"{stem}.png"
             try:
-                _publish_png(final, image.image, a1111_parameters(result, image, image.image.size))
+                _publish_png(final, image.image, self._parameters(result, image, image.image))
             except FileExistsError:
                 continue  # another process took the name between the check and the write
             break
@@ -60,8 +62,10 @@ class OutputWriter:
         for stage in stages:
             path = self.directory / f"{stem}.stage-{stage}.png"
             picture = image.intermediates[stage]
-            _publish_png(path, picture, a1111_parameters(result, image, picture.size))
+            _publish_png(path, picture, self._parameters(result, image, picture))
             extra.append(path)
+        if not self.metadata:
+            return WrittenImage(final, None, tuple(extra))
         files = {
             "image": final.name,
             **{f"stage_{s}": p.name for s, p in zip(stages, extra, strict=True)},
@@ -71,6 +75,11 @@ class OutputWriter:
         text = json.dumps(data, indent=2, default=str) + "\n"
         publish(side, lambda handle: handle.write(text.encode()))
         return WrittenImage(final, side, tuple(extra))
+
+    def _parameters(
+        self, result: GenerationResult, image: GeneratedImage, picture: Image
+    ) -> str | None:
+        return a1111_parameters(result, image, picture.size) if self.metadata else None
 
     def _fields(
         self, result: GenerationResult, image: GeneratedImage, label: ImageLabel
@@ -89,11 +98,12 @@ class OutputWriter:
         }
 
 
-def _publish_png(path: Path, picture: Image, parameters: str) -> None:
+def _publish_png(path: Path, picture: Image, parameters: str | None) -> None:
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
-    info.add_text("parameters", parameters)
+    if parameters is not None:
+        info.add_text("parameters", parameters)
 
     def write(handle: BinaryIO) -> None:
         picture.save(handle, format="PNG", pnginfo=info)

@@ -1,0 +1,372 @@
+"""Every kind of bad input, through the installed console script, for every command.
+
+Each case must end the same way: one ``if-cli: error:`` line on stderr that names the
+problem, the documented exit code, no traceback, nothing on stdout, no model loaded and
+no file written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.pictures import png_header_only, write_mask, write_picture, write_truncated
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+class Materials(dict[str, str]):
+    """Bad (and good) files, made on first use: ``<name>`` in a case's arguments."""
+
+    def __init__(self, folder: Path, repos: dict[str, Path]) -> None:
+        super().__init__()
+        self.folder = folder
+        self.repos = repos
+
+    def fill(self, text: str) -> str:
+        return re.sub(r"<([\w.-]+)>", lambda match: self[match.group(1)], text)
+
+    def __missing__(self, name: str) -> str:
+        path = self.folder / name
+        make = getattr(self, "_" + name.replace(".", "_").replace("-", "_"))
+        made = make(path)
+        self[name] = str(made or path)
+        return self[name]
+
+    # Pictures
+    def _good_png(self, path: Path) -> Path:
+        return write_picture(path, (64, 64))
+
+    def _big_png(self, path: Path) -> Path:
+        return write_picture(path, (256, 256))
+
+    def _mask_png(self, path: Path) -> Path:
+        return write_mask(path, (64, 64))
+
+    def _wide_png(self, path: Path) -> Path:
+        return write_mask(path, (128, 64))
+
+    def _black_png(self, path: Path) -> Path:
+        return write_mask(path, (64, 64), box=0.0)
+
+    def _white_png(self, path: Path) -> Path:
+        return write_mask(path, (64, 64), box=1.0)
+
+    def _empty_png(self, path: Path) -> None:
+        path.write_bytes(b"")
+
+    def _text_png(self, path: Path) -> None:
+        path.write_text("hello")
+
+    def _binary_jpg(self, path: Path) -> None:
+        path.write_bytes(bytes(range(256)) * 4)
+
+    def _folder_png(self, path: Path) -> None:
+        path.mkdir()
+
+    def _cut_png(self, path: Path) -> Path:
+        return write_truncated(path, Path(self["good.png"]))
+
+    def _bomb_png(self, path: Path) -> Path:
+        return png_header_only(path, 50_000, 50_000)
+
+    def _zero_png(self, path: Path) -> Path:
+        return png_header_only(path, 0, 0)
+
+    # Prompt files
+    def _bad_json_jsonl(self, path: Path) -> None:
+        path.write_text('{"prompt": "ok"}\n{"prompt": "broken",\n')
+
+    def _latin1_txt(self, path: Path) -> None:
+        path.write_bytes("une chaîne\n".encode("latin-1"))
+
+    def _utf16_txt(self, path: Path) -> None:
+        path.write_bytes("a red fox\n".encode("utf-16"))
+
+    def _nul_txt(self, path: Path) -> None:
+        path.write_bytes(b"a red\x00 fox\n")
+
+    def _nul_jsonl(self, path: Path) -> None:
+        path.write_text('{"prompt": "a red \\u0000 fox"}\n')
+
+    def _control_jsonl(self, path: Path) -> None:
+        path.write_text('{"prompt": "a fox", "negative_prompt": "blur\\u001b[31m"}\n')
+
+    def _comments_txt(self, path: Path) -> None:
+        path.write_text("# nothing but a comment\n\n")
+
+    def _seed_type_jsonl(self, path: Path) -> None:
+        path.write_text('{"prompt": "a fox", "seed": "seven"}\n')
+
+    def _array_jsonl(self, path: Path) -> None:
+        path.write_text('["a fox"]\n')
+
+    def _huge_txt(self, path: Path) -> None:
+        path.write_text("a fox " * 5000 + "\n")
+
+    # Configs and sidecars
+    def _broken_toml(self, path: Path) -> None:
+        path.write_text("steps = = 3\n")
+
+    def _typed_toml(self, path: Path) -> None:
+        path.write_text('[generate]\nbatch_size = "two"\n')
+
+    def _not_json_json(self, path: Path) -> None:
+        path.write_text("{ not json")
+
+    def _foreign_json(self, path: Path) -> None:
+        path.write_text(json.dumps({"hello": "world"}))
+
+    def _a_file(self, path: Path) -> None:
+        path.write_text("not a folder")
+
+    # Model folders that are not models
+    def _empty_model(self, path: Path) -> None:
+        path.mkdir()
+
+    def _broken_index(self, path: Path) -> None:
+        path.mkdir()
+        (path / "model_index.json").write_text("{ nope")
+
+    def _pickle_model(self, path: Path) -> None:
+        shutil.copytree(self.repos["stage_1"], path)
+        for weights in (path / "unet").glob("*.safetensors"):
+            weights.unlink()
+        (path / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
+
+    def _code_model(self, path: Path) -> None:
+        shutil.copytree(self.repos["stage_1"], path)
+        index = json.loads((path / "model_index.json").read_text())
+        index["unet"] = ["my_unet", "MyUNet"]
+        (path / "model_index.json").write_text(json.dumps(index))
+        marker = self.folder / "code-ran"
+        (path / "unet" / "my_unet.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    code: int
+    words: str  # what the one error line must say
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def case(*args: str, code: int = 2, says: str, env: dict[str, str] | None = None) -> Case:
+    return Case(args, code, says, env or {})
+
+
+GOOD = "<good.png>"
+CASES: dict[str, Case] = {
+    # Numbers out of range or of the wrong type, for each stage.
+    "steps 0": case("generate", "x", "--steps", "0", says="stage 1 steps must be from 1 to 1000"),
+    "steps negative": case("generate", "x", "--steps", "-1", says="steps must be from 1"),
+    "steps too many": case("generate", "x", "--steps", "1001", says="got 1001"),
+    "steps word": case("generate", "x", "--steps", "abc", says="unknown timestep schedule 'abc'"),
+    "unknown schedule": case("generate", "x", "--steps", "smart13", says="'smart13'"),
+    "stage 2 steps 0": case("generate", "x", "--stage-2-steps", "0", says="stage 2 steps"),
+    "stage 3 steps": case("upscale", GOOD, "--stage-3-steps", "-5", says="stage 3 steps"),
+    "guidance negative": case("generate", "x", "--guidance-scale", "-1", says="guidance scale"),
+    "guidance nan": case("generate", "x", "--guidance-scale", "nan", says="got nan"),
+    "guidance inf": case("generate", "x", "--guidance-scale", "inf", says="got inf"),
+    "guidance word": case("generate", "x", "--guidance-scale", "lots", says="'--guidance-scale'"),
+    "stage 3 guidance": case("generate", "x", "--stage-3-guidance-scale", "-2", says="stage 3"),
+    "seed negative": case("generate", "x", "--seed", "-1", says="seed must be from 0"),
+    "seed too big": case("generate", "x", "--seed", str(2**64), says="seed must be from 0"),
+    "seed word": case("generate", "x", "--seed", "abc", says="'--seed'"),
+    "num images 0": case(
+        "generate", "x", "--num-images", "0", says="num_images must be at least 1"
+    ),
+    "num images fraction": case("generate", "x", "--num-images", "1.5", says="'--num-images'"),
+    "batch size 0": case("generate", "x", "--batch-size", "0", says="batch_size must be at least"),
+    "chunk size 0": case(
+        "generate", "x", "--chunk-size", "0", says="--chunk-size must be at least"
+    ),
+    "cache size negative": case(
+        "generate", "x", "--embedding-cache-gib", "-1", says="--embedding-cache-gib must be 0"
+    ),
+    "noise level high": case("generate", "x", "--stage-2-noise-level", "1000", says="noise level"),
+    "noise level negative": case(
+        "generate", "x", "--stage-3-noise-level", "-1", says="stage 3 noise level"
+    ),
+    "stages 0": case("generate", "x", "--stages", "0", says="last_stage must be from 1 to 3"),
+    "stages 4": case("generate", "x", "--stages", "4", says="last_stage must be from 1 to 3"),
+    "strength 0": case("img2img", GOOD, "x", "--strength", "0", says="more than 0"),
+    "strength above 1": case("img2img", GOOD, "x", "--strength", "1.5", says="at most 1"),
+    "strength negative": case("style", GOOD, "x", "--strength", "-0.2", says="more than 0"),
+    "stage 2 strength": case("img2img", GOOD, "x", "--stage-2-strength", "7", says="at most 1"),
+    "strength leaves no step": case(
+        "img2img", GOOD, "x", "--strength", "0.01", "--steps", "10", says="leaves no step"
+    ),
+    # Unknown choices and options.
+    "unknown offload": case("generate", "x", "--offload", "bogus", says="'bogus' is not one of"),
+    "unknown dtype": case("generate", "x", "--dtype", "int8", says="'int8' is not one of"),
+    "unknown device": case("generate", "x", "--device", "tpu", says="'tpu' is not one of"),
+    "unknown variant": case("generate", "x", "--variant", "q4", says="'q4' is not one of"),
+    "unknown fit": case("img2img", GOOD, "x", "--fit", "zoom", says="'zoom' is not one of"),
+    "unknown upscale size": case("upscale", GOOD, "--to", "512", says="'512' is not one of"),
+    "unknown upscale source": case("upscale", GOOD, "--from", "128", says="'128' is not one of"),
+    "unknown option": case("generate", "x", "--colour", "red", says="No such option: --colour"),
+    "unknown command": case("paint", "x", says="No such command 'paint'"),
+    "missing argument": case("inpaint", GOOD, says="Missing argument"),
+    "unknown model alias": case("download", "I-XXL", says="unknown model 'I-XXL'"),
+    "unknown model to remove": case("models", "rm", "nothing", says="unknown model 'nothing'"),
+    # Prompts.
+    "empty prompt": case("generate", "", says="the prompt is empty"),
+    "blank prompt": case("generate", "  \t ", says="the prompt is empty"),
+    "empty inpaint prompt": case("inpaint", GOOD, "<mask.png>", " ", says="the prompt is empty"),
+    "empty style": case("style", GOOD, "", says="the prompt is empty"),
+    "huge prompt": case("generate", "a fox " * 5000, says="the prompt is 30000 characters"),
+    "control characters": case("generate", "a \x1b[31mred fox", says="a control character"),
+    "negative prompt control": case(
+        "generate", "x", "--negative-prompt", "blur\x07", says="the negative prompt contains"
+    ),
+    "prompt and prompt file": case(
+        "generate", "x", "--prompts", "<comments.txt>", says="either a PROMPT or --prompts"
+    ),
+    "no prompt at all": case("generate", "--seed", "1", says="either a PROMPT or --prompts"),
+    # Prompt files.
+    "prompt file missing": case("generate", "--prompts", "<folder>/none.txt", says="cannot read"),
+    "prompt file is a folder": case("generate", "--prompts", "<folder>", says="cannot read"),
+    "prompt file latin-1": case("generate", "--prompts", "<latin1.txt>", says="not UTF-8 text"),
+    "prompt file utf-16": case("generate", "--prompts", "<utf16.txt>", says="not UTF-8 text"),
+    "prompt file NUL": case("generate", "--prompts", "<nul.txt>", says="a NUL character"),
+    "json line NUL": case("generate", "--prompts", "<nul.jsonl>", says="nul.jsonl:1:"),
+    "json line control": case("generate", "--prompts", "<control.jsonl>", says="control.jsonl:1:"),
+    "json line broken": case("generate", "--prompts", "<bad-json.jsonl>", says="not valid JSON"),
+    "json line wrong type": case(
+        "generate", "--prompts", "<seed-type.jsonl>", says="seed-type.jsonl:1:"
+    ),
+    "json line not object": case("generate", "--prompts", "<array.jsonl>", says="a JSON object"),
+    "prompt file only comments": case(
+        "generate", "--prompts", "<comments.txt>", says="no prompts in the file"
+    ),
+    "prompt file huge line": case("generate", "--prompts", "<huge.txt>", says="huge.txt:1:"),
+    # Pictures.
+    "image missing": case("img2img", "<folder>/none.png", "x", says="no such file"),
+    "image is a folder": case("img2img", "<folder.png>", "x", says="is a folder"),
+    "image empty": case("upscale", "<empty.png>", says="is empty"),
+    "image is text": case("style", "<text.png>", "x", says="not an image file"),
+    "image is random bytes": case("img2img", "<binary.jpg>", "x", says="not an image file"),
+    "image truncated": case("img2img", "<cut.png>", "x", says="truncated or corrupt"),
+    "image zero size": case("img2img", "<zero.png>", "x", says="header is broken"),
+    "image bomb": case("upscale", "<bomb.png>", says="too large"),
+    "mask of another shape": case("inpaint", GOOD, "<wide.png>", "x", says="shapes differ"),
+    "mask all black": case("inpaint", GOOD, "<black.png>", "x", says="all black"),
+    "mask all white": case("inpaint", GOOD, "<white.png>", "x", says="all white"),
+    "two stdins": case("inpaint", "-", "-", "x", says="only one"),
+    "upscale to 256 of 256": case("upscale", "<big.png>", "--to", "256", says="256"),
+    "style at stage 1": case("style", GOOD, "x", "--stages", "1", says="must be 2 or more"),
+    # Output paths and names.
+    "out is a file": case("generate", "x", "-o", "<a-file>", code=6, says="is not a directory"),
+    "out under a file": case(
+        "generate", "x", "-o", "<a-file>/sub", code=6, says="cannot write to output directory"
+    ),
+    "out on no drive": case(
+        "generate", "x", "-o", "/proc/if-cli-test/out", code=6, says="cannot write"
+    ),
+    "name field unknown": case("generate", "x", "--name", "{nope}", says="unknown field {nope}"),
+    "name is a path": case("generate", "x", "--name", "../{seed}", says="not a path"),
+    "name empty": case("generate", "x", "--name", "", says="the name template is empty"),
+    # Models that are missing or are not models.
+    "model not cached": case(
+        "generate", "x", "--stage-1-model", "I-M", code=3, says="is not in the Hugging Face cache"
+    ),
+    "model folder missing": case(
+        "generate", "x", "--stage-2-model", "/no/such/folder", code=3, says="no model folder"
+    ),
+    "model is a file": case(
+        "generate", "x", "--stage-1-model", "<a-file>", code=3, says="no model folder"
+    ),
+    "model folder empty": case(
+        "generate", "x", "--stage-1-model", "<empty-model>", code=3, says="no model_index.json"
+    ),
+    "model index broken": case(
+        "generate", "x", "--stage-1-model", "<broken-index>", code=3, says="cannot be read"
+    ),
+    "model of the wrong stage": case(
+        "generate", "x", "--stage-1-model", "II-L", code=3, says="not a stage 1 model"
+    ),
+    "model of pickles only": case(
+        "generate", "x", "--stage-1-model", "<pickle-model>", code=3, says="only pickle weights"
+    ),
+    "model with its own code": case(
+        "generate", "x", "--stage-1-model", "<code-model>", code=3, says="wants code of its own"
+    ),
+    # Configs and the environment.
+    "config broken": case(
+        "generate", "x", says="not valid TOML", env={"IF_CLI_CONFIG": "<broken.toml>"}
+    ),
+    "config wrong type": case(
+        "generate",
+        "x",
+        says="bad value 'two' for --batch-size",
+        env={"IF_CLI_CONFIG": "<typed.toml>"},
+    ),
+    "config show broken": case(
+        "config", "show", says="not valid TOML", env={"IF_CLI_CONFIG": "<broken.toml>"}
+    ),
+    "environment wrong type": case(
+        "generate", "x", says="IF_CLI_NUM_IMAGES", env={"IF_CLI_NUM_IMAGES": "many"}
+    ),
+    # Conflicts and impossible placements.
+    "offload on cpu": case(
+        "generate", "x", "--offload", "model", "--device", "cpu", code=4, says="--offload model"
+    ),
+    # Other commands.
+    "replay missing": case("replay", "<folder>/none.json", says="none.json"),
+    "replay not json": case("replay", "<not-json.json>", says="not-json.json"),
+    "replay foreign json": case("replay", "<foreign.json>", says="foreign.json"),
+    "replay bad stage": case("replay", "<foreign.json>", "--stages", "five", says="'--stages'"),
+    "doctor unknown device": case("doctor", "--device", "tpu", says="'tpu' is not one of"),
+    "download offline": case("download", "I-XL", "--yes", code=8, says="HF_HUB_OFFLINE is set"),
+}
+
+
+@pytest.fixture
+def materials(tmp_path: Path, tiny_repos: dict[str, Path]) -> Materials:
+    folder = tmp_path / "materials"
+    folder.mkdir()
+    found = Materials(folder, tiny_repos)
+    found["folder"] = str(folder)
+    return found
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_bad_input_is_one_line_a_documented_code_and_nothing_written(
+    cli: Cli, tmp_path: Path, materials: Materials, name: str
+) -> None:
+    from if_cli.errors import EXIT_CODES
+
+    bad = CASES[name]
+    args = [materials.fill(arg) for arg in bad.args]
+    env = {key: materials.fill(value) for key, value in bad.env.items()}
+    out = tmp_path / "out"
+    if "-o" not in args:
+        args += ["-o", str(out)] if args[0] in {"generate", "img2img", "inpaint", "style",
+                                                "upscale", "replay"} else []  # fmt: skip
+    before = sorted(Path(materials.folder).rglob("*"))
+    done = cli(*args, env=env)
+    assert done.returncode == bad.code and bad.code in EXIT_CODES, (done.returncode, done.stderr)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("if-cli: error: ") and bad.words in lines[0], lines[0]
+    assert done.stdout == ""
+    assert not out.exists() or not any(out.iterdir())
+    assert sorted(Path(materials.folder).rglob("*")) == before
+    assert not (Path(materials.folder) / "code-ran").exists()
+
+
+def test_the_matrix_covers_every_command_and_sixty_cases() -> None:
+    commands = {case.args[0] for case in CASES.values()}
+    assert len(CASES) >= 60
+    assert commands >= {
+        "generate", "img2img", "inpaint", "style", "upscale", "download", "replay", "models",
+        "config", "doctor",
+    }  # fmt: skip
