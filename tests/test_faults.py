@@ -31,7 +31,24 @@ def _environment(hf_home: Path, home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _start(args: list[str], env: dict[str, str], **popen: object) -> subprocess.Popen[str]:
+def _interruptible(then: Callable[[], None] | None = None) -> Callable[[], None]:
+    """In the child: Ctrl-C back to its default, as in a terminal.
+
+    A shell starts background jobs with SIGINT ignored, and a program started so keeps
+    ignoring it (as it should); the tests must not depend on how pytest was started.
+    """
+
+    def apply() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+
+    return apply
+
+
+def _start(
+    args: list[str], env: dict[str, str], then: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(CLI), *args],
         stdout=subprocess.PIPE,
@@ -39,7 +56,7 @@ def _start(args: list[str], env: dict[str, str], **popen: object) -> subprocess.
         stdin=subprocess.DEVNULL,
         text=True,
         env=env,
-        **popen,  # type: ignore[arg-type]
+        preexec_fn=_interruptible(then),
     )
 
 
@@ -163,7 +180,7 @@ def test_a_full_disk_is_one_clear_line_and_earlier_images_stay_intact(
     assert earlier.returncode == 0, earlier.stderr
     before = {name: (out / name).read_bytes() for name in _files(out)}
     env = _environment(hf_home, tmp_path / "home")
-    process = _start(["generate", "a new image", *common], env, preexec_fn=_limit_file_size(2048))
+    process = _start(["generate", "a new image", *common], env, then=_limit_file_size(2048))
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 6
     error = stderr.strip().splitlines()[-1]
