@@ -159,8 +159,5 @@ def run() -> None:
     except Exception as bug:
         if os.environ.get("IF_CLI_DEBUG"):
             raise
-        _fail(
-            f"internal error: {type(bug).__name__}: {bug}",
-            1,
-        )
+        _fail(f"internal error: {type(bug).__name__}: {bug}", 1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -109,8 +109,9 @@ def make_chunks(jobs: list[ImageJob], chunk_size: int) -> list[Chunk]:
 
 
 def unfinished(chunk: Chunk, finished: set[int], batch_size: int) -> Chunk | None:
-    """What is left of ``chunk`` once images ``finished`` are written, ``batch_size`` a pass."""
-    rest = [job for k, job in enumerate(chunk.jobs) if k not in finished]
+    """What is left of ``chunk`` once the jobs whose ``index`` is in ``finished`` are
+    written, ``batch_size`` images a pass; None when nothing is left."""
+    rest = [job for job in chunk.jobs if job.index not in finished]
     if not rest:
         return None
     return _chunk_of(dataclasses.replace(chunk.request, batch_size=batch_size), rest)

@@ -132,9 +132,13 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
     sys.stdout.flush()
     if options.dry_run:
         return
-    written, failed = tally.written, tally.failed
     counts = share.total(
-        {"written": written, "skipped": len(mine) - len(todo), "failed": failed, "todo": len(todo)}
+        {
+            "written": tally.written,
+            "skipped": len(mine) - len(todo),
+            "failed": tally.failed,
+            "todo": len(todo),
+        }
     )
     if not share.is_main:
         return
@@ -171,13 +175,12 @@ def _make_chunk(
     """
     from if_cli.output.metadata import ImageLabel
 
-    finished: set[int] = set()
-    pending: Chunk | None = chunk
-    while pending is not None:
-        batch_size = pending.request.batch_size
-        if tally.batch_limit is not None and tally.batch_limit < batch_size:
-            pending = unfinished(pending, set(), tally.batch_limit)
-            batch_size = tally.batch_limit
+    finished: set[int] = set()  # ImageJob.index of each image written
+    while True:
+        batch_size = min(chunk.request.batch_size, tally.batch_limit or chunk.request.batch_size)
+        pending = unfinished(chunk, finished, batch_size)
+        if pending is None:
+            return
 
         def write(so_far: GenerationResult, image: GeneratedImage, part: Chunk = pending) -> None:
             job = part.jobs[image.index]
@@ -185,7 +188,7 @@ def _make_chunk(
             _report_written(
                 job, writer.write(so_far, image, label), image, so_far, options.json_output
             )
-            finished.add(chunk.jobs.index(job))
+            finished.add(job.index)
             tally.written += 1
 
         try:
@@ -200,7 +203,6 @@ def _make_chunk(
                 f"out of memory with --batch-size {batch_size}; "
                 f"going on with --batch-size {tally.batch_limit}"
             )
-            pending = unfinished(chunk, finished, tally.batch_limit)
         except IFCliError as error:
             _fail_or_go_on(error, chunk, finished, options, tally)
             return
@@ -212,7 +214,7 @@ def _fail_or_go_on(
     """Stop the run, or with ``--keep-going`` count the chunk's missing images and go on."""
     if not options.keep_going or isinstance(error, InterruptedByUser):
         raise error
-    lost = [job for k, job in enumerate(chunk.jobs) if k not in finished]
+    lost = [job for job in chunk.jobs if job.index not in finished]
     tally.failed += len(lost)
     origins = sorted({j.origin for j in lost if j.origin})
     where = f" ({', '.join(origins[:3])}{'…' if len(origins) > 3 else ''})" if origins else ""

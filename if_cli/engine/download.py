@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from if_cli.engine.models import specs_for
+from if_cli.engine.models import PICKLE_SUFFIXES, specs_for
 from if_cli.errors import (
     AccessDeniedError,
     IFCliError,
@@ -126,22 +126,16 @@ def select_files(
     return sorted(chosen, key=lambda f: f.path)
 
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-
-
 def _refuse_pickle_only(
     repo_id: str, tree: list[RemoteFile], chosen: tuple[RemoteFile, ...]
 ) -> None:
     """A needed folder whose weights are pickles only cannot be loaded: say so, fetch nothing."""
     with_weights = {PurePosixPath(f.path).parts[0] for f in chosen if _is_weights(f.path)}
     needed = {PurePosixPath(f.path).parts[0] for f in chosen if "/" in f.path}
+    lacking = needed - with_weights
     for remote in tree:
         parts = PurePosixPath(remote.path).parts
-        if (
-            len(parts) > 1
-            and parts[0] in needed - with_weights
-            and remote.path.endswith(PICKLE_SUFFIXES)
-        ):
+        if len(parts) > 1 and parts[0] in lacking and remote.path.endswith(PICKLE_SUFFIXES):
             raise ModelNotFoundError(
                 f"{repo_id} has only pickle weights for {parts[0]} ({parts[-1]})",
                 hint="if-cli loads safetensors only, since a pickle can run code when read",

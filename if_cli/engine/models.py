@@ -118,6 +118,8 @@ def _from_hub_cache(repo_id: str, ref: str) -> ModelSource:
 
 
 TRUSTED_LIBRARIES = ("diffusers", "transformers")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+"""Weights in Python's pickle format, which can run code when read: never loaded."""
 
 
 def _check_index(source: ModelSource) -> ModelSource:
@@ -203,7 +205,7 @@ def check_component(source: ModelSource, component: str) -> None:
         raise ModelNotFoundError(f"{source.describe()} has no {component}/ folder")
     has_safetensors = any(folder.glob("*.safetensors"))
     if not has_safetensors:
-        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".ckpt"})
+        pickles = sorted(p.name for p in folder.iterdir() if p.name.endswith(PICKLE_SUFFIXES))
         if pickles:
             raise ModelNotFoundError(
                 f"{source.describe()} {component}/ holds only pickle weights ({pickles[0]})",
