@@ -209,6 +209,10 @@ CASES: dict[str, Case] = {
     "unknown dtype": case("generate", "x", "--dtype", "int8", says="'int8' is not one of"),
     "unknown device": case("generate", "x", "--device", "tpu", says="'tpu' is not one of"),
     "unknown variant": case("generate", "x", "--variant", "q4", says="'q4' is not one of"),
+    "unknown cascade preset": case("generate", "x", "--model", "sd", says="'sd' is not one of"),
+    "download of a shipped model": case(
+        "download", "demo-I", "--yes", code=2, says="ships inside if-cli"
+    ),
     "unknown fit": case("img2img", GOOD, "x", "--fit", "zoom", says="'zoom' is not one of"),
     "unknown upscale size": case("upscale", GOOD, "--to", "512", says="'512' is not one of"),
     "unknown upscale source": case("upscale", GOOD, "--from", "128", says="'128' is not one of"),

@@ -12,12 +12,14 @@ Resolutions are the real ones (64 → 256 → 1024 px) so the cascade's shapes a
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from training.architecture import SCHEDULER as DEMO_SCHEDULER
+from training.architecture import write_t5_tokenizer as write_sentencepiece
 
 SEED = 0
 T5_WIDTH = 32
@@ -29,21 +31,10 @@ _SP_SENTENCES = [
     "an oil painting of a cat and a dog under the moon",
 ]
 
+# IF-I-XL's scheduler: the demo's, with the learned variance IF's UNets predict.
 IF_STAGE_1_SCHEDULER = {
-    "_class_name": "DDPMScheduler",
+    **DEMO_SCHEDULER,
     "_diffusers_version": "0.16.0",
-    "beta_end": 0.02,
-    "beta_schedule": "squaredcos_cap_v2",
-    "beta_start": 0.0001,
-    "clip_sample": True,
-    "clip_sample_range": 1.0,
-    "dynamic_thresholding_ratio": 0.95,
-    "num_train_timesteps": 1000,
-    "prediction_type": "epsilon",
-    "sample_max_value": 1.5,
-    "steps_offset": 0,
-    "thresholding": True,
-    "trained_betas": None,
     "variance_type": "learned_range",
 }
 IF_STAGE_2_SCHEDULER = {**IF_STAGE_1_SCHEDULER, "sample_max_value": 1.0}
@@ -219,47 +210,13 @@ def _write_stand_in(path: Path, size: int) -> None:
 
 def write_t5_tokenizer(folder: Path) -> int:
     """Write a sentencepiece tokenizer folder like IF's (spiece.model + json); return its size."""
-    import sentencepiece as spm
-
-    buffer = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(_SP_SENTENCES * 4),
-        model_writer=buffer,
+    return write_sentencepiece(
+        folder,
+        _SP_SENTENCES * 4,
         vocab_size=80,
-        model_type="unigram",
-        pad_id=0,
-        eos_id=1,
-        unk_id=2,
-        bos_id=-1,
-        hard_vocab_limit=False,
-        character_coverage=1.0,
-        minloglevel=2,
-        num_threads=1,
-        seed_sentencepiece_size=1000,
+        seed_pieces=1000,
+        config_extra={"name_or_path": "t5-11b", "special_tokens_file": None},
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "spiece.model").write_bytes(buffer.getvalue())
-    extra_ids = [f"<extra_id_{i}>" for i in range(100)]
-    special = {"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
-    _write_json(
-        folder / "special_tokens_map.json", {**special, "additional_special_tokens": extra_ids}
-    )
-    _write_json(
-        folder / "tokenizer_config.json",
-        {
-            **special,
-            "additional_special_tokens": extra_ids,
-            "extra_ids": 100,
-            "model_max_length": 512,
-            "name_or_path": "t5-11b",
-            "sp_model_kwargs": {},
-            "special_tokens_file": None,
-            "tokenizer_class": "T5Tokenizer",
-        },
-    )
-    from sentencepiece import SentencePieceProcessor
-
-    return SentencePieceProcessor(model_proto=buffer.getvalue()).get_piece_size() + 100
 
 
 def _bytes_to_unicode() -> list[str]:

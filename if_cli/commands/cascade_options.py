@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import typer
+
 from if_cli.commands import options as opt
+from if_cli.engine.catalog import DEFAULT_PRESET, PRESETS
 from if_cli.engine.request import Flow, GenerationRequest, StageOptions, flow_defaults
 from if_cli.output.naming import DEFAULT_TEMPLATE
 
@@ -71,6 +74,7 @@ def stage_parameters(
 
 def model_parameters() -> list[inspect.Parameter]:
     return [
+        _param("model", opt.ModelPreset, DEFAULT_PRESET),
         _param("stage_1_model", opt.Stage1Model, opt.DEFAULT_MODELS[0]),
         _param("stage_2_model", opt.Stage2Model, opt.DEFAULT_MODELS[1]),
         _param("stage_3_model", opt.Stage3Model, opt.DEFAULT_MODELS[2]),
@@ -130,14 +134,42 @@ def with_options(*groups: list[inspect.Parameter]) -> Callable[[Command], Comman
             raise TypeError(f"{function.__name__}: an option is declared twice in {names}")
 
         @functools.wraps(function)
-        def command(**values: Any) -> Any:
-            return function(**values)
+        def command(click_context: typer.Context, **values: Any) -> Any:
+            def user_set(name: str) -> bool:
+                source = click_context.get_parameter_source(name)
+                return source is not None and source.name != "DEFAULT"
 
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in params}
+            return function(**preset_filled(values, user_set))
+
+        context = _param("click_context", typer.Context, None)
+        command.__signature__ = inspect.Signature([context, *params])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in (context, *params)}
         return command  # type: ignore[return-value]
 
     return decorate
+
+
+def preset_filled(values: dict[str, Any], user_set: Callable[[str], bool]) -> dict[str, Any]:
+    """``values`` with the ``--model`` preset's settings where the user set nothing.
+
+    Set means on the command line, in an ``IF_CLI_*`` variable or in the config file:
+    those always win over the preset, as over any default.
+    """
+    if "model" not in values:
+        return values
+    preset = PRESETS[values["model"]]
+    fills: dict[str, Any] = {f"stage_{n}_model": m for n, m in enumerate(preset.models, 1)}
+    fills["stages"] = preset.last_stage
+    fills["to"] = "256" if preset.last_stage == 2 else "1024"  # upscale's --to
+    fills["watermark"] = preset.watermark
+    for stage in (1, 2, 3):
+        prefix = "" if stage == 1 else f"stage_{stage}_"
+        if preset.steps:
+            fills[f"{prefix}steps"] = str(preset.steps[stage - 1])
+        if preset.guidance_scale:
+            fills[f"{prefix}guidance_scale"] = preset.guidance_scale[stage - 1]
+    chosen = {name: v for name, v in fills.items() if name in values and not user_set(name)}
+    return {**values, **chosen}
 
 
 def _stage(o: Mapping[str, Any], stage: int, default: StageOptions) -> StageOptions:

@@ -7,7 +7,7 @@ Commands declare their parameters with these aliases (most of them through
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -153,6 +153,17 @@ Stage3NoiseLevel = Annotated[
         "--stage-3-noise-level",
         help="Noise added to the 256 px image before stage III (0–350).",
         rich_help_panel=STAGES_PANEL,
+    ),
+]
+ModelPreset = Annotated[
+    Literal["if", "demo"],
+    typer.Option(
+        "--model",
+        help="Cascade to run: if (DeepFloyd IF-I-XL, IF-II-L, x4 upscaler; 64 → 256 → "
+        "1024 px; download first) or demo (the small cascade shipped with if-cli: "
+        "simple shapes, 32 → 128 px, offline, seconds on a CPU). It sets the stage "
+        "models, --stages, steps, guidance and watermark you leave unset.",
+        rich_help_panel=MODELS_PANEL,
     ),
 ]
 Stage1Model = Annotated[

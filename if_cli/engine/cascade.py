@@ -31,7 +31,7 @@ from if_cli.engine.events import (
     StageKey,
     ignore_progress,
 )
-from if_cli.engine.flows import picture_arguments, pipeline_name
+from if_cli.engine.flows import low_res_side, picture_arguments, pipeline_name
 from if_cli.engine.memory import (
     Plan,
     StageFootprint,
@@ -290,7 +290,8 @@ class Engine:
                 previous = None
                 if stage > request.first_stage:
                     previous = torch.cat([work.images[i] for i in batch])
-                kwargs.update(picture_arguments(request, stage, previous, len(batch)))
+                side = low_res_side(stage, pipe.unet.config.sample_size)
+                kwargs.update(picture_arguments(request, stage, previous, len(batch), side))
                 pipe.watermarker = watermarker if final else None
                 images = pipe(**kwargs).images
                 if pipe is not loaded:

@@ -1,6 +1,14 @@
-"""The published IF models by short name, so users type ``I-XL`` instead of a repo id."""
+"""Models by short name: the published IF models, the shipped demo, and cascade presets.
+
+Users type ``I-XL`` instead of a repo id, ``demo-I`` for the demo stage I that ships
+inside the package, and ``--model demo`` for a whole cascade with the settings it runs
+best with.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 from if_cli.errors import InvalidRequestError
 
@@ -15,11 +23,58 @@ MODEL_ALIASES: dict[str, str] = {
 DEFAULT_CASCADE = ("I-XL", "II-L", "x4")
 _BY_REPO = {repo: alias for alias, repo in MODEL_ALIASES.items()}
 
+DEMO_FOLDER = Path(__file__).resolve().parent.parent / "demo"
+SHIPPED_MODELS: dict[str, str] = {"demo-I": "IF-I-demo", "demo-II": "IF-II-demo"}
+"""Models inside the package (``if_cli/demo/``), by the name a user types."""
+
+
+def shipped_model_path(name: str) -> Path | None:
+    """The folder of a model shipped with if-cli, or None if ``name`` is not one."""
+    folder = SHIPPED_MODELS.get(name)
+    return DEMO_FOLDER / folder if folder else None
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named cascade: its models, the stage it stops at, the settings it runs best with.
+
+    ``steps`` and ``guidance_scale`` (one per stage) replace each flow's defaults where
+    given; None keeps the defaults of the diffusers pipelines.
+    """
+
+    description: str
+    models: tuple[str, str, str]
+    last_stage: int = 3
+    steps: tuple[int, int, int] | None = None
+    guidance_scale: tuple[float, float, float] | None = None
+    watermark: bool = True
+
+
+PRESETS: dict[str, Preset] = {
+    "if": Preset(
+        "DeepFloyd IF: IF-I-XL, IF-II-L and the x4 upscaler, 64 → 256 → 1024 px "
+        "(run `if-cli download` first)",
+        tuple(MODEL_ALIASES[a] for a in DEFAULT_CASCADE),  # type: ignore[arg-type]
+    ),
+    "demo": Preset(
+        "the small demo cascade shipped with if-cli: simple shapes, 32 → 128 px, "
+        "offline and in seconds on a CPU",
+        ("demo-I", "demo-II", MODEL_ALIASES["x4"]),
+        last_stage=2,
+        steps=(20, 10, 75),
+        guidance_scale=(7.0, 4.0, 9.0),
+        watermark=False,  # IF's watermark marks IF's weights; the demo's are if-cli's own
+    ),
+}
+DEFAULT_PRESET = "if"
+
 
 def repo_id_for(name: str) -> str:
     """An alias or a hub id (``owner/name``) → the hub id."""
     if name in MODEL_ALIASES:
         return MODEL_ALIASES[name]
+    if name in SHIPPED_MODELS:
+        raise InvalidRequestError(f"{name} ships inside if-cli: there is nothing to download")
     owner, slash, repo = name.partition("/")
     if not slash or not owner or not repo or "/" in repo:
         raise InvalidRequestError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from if_cli.engine.catalog import MODEL_ALIASES, short_name
+from if_cli.engine.catalog import MODEL_ALIASES, shipped_model_path, short_name
 from if_cli.errors import ModelNotFoundError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -80,6 +80,9 @@ class TensorInfo:
 
 def resolve_model(ref: str) -> ModelSource:
     """Map a user's model reference to files on disk, without touching the network."""
+    shipped = shipped_model_path(ref)
+    if shipped is not None:
+        return _check_index(ModelSource(ref=ref, path=shipped))
     expanded = Path(os.path.expanduser(ref))
     if expanded.is_dir():
         return _check_index(_local(ref, expanded))
