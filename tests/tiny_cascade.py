@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from training.architecture import SCHEDULER as DEMO_SCHEDULER
+from training.architecture import write_json
 from training.architecture import write_t5_tokenizer as write_sentencepiece
 
 SEED = 0
@@ -161,11 +162,6 @@ X4_LOW_RES_SCHEDULER = {
 }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-
-
 def _fp16_exact(model: torch.nn.Module) -> torch.nn.Module:
     """Round weights through fp16, so the fp32 and fp16 files hold the same values.
 
@@ -252,8 +248,8 @@ def write_clip_tokenizer(folder: Path) -> int:
         "pad_token": "<|endoftext|>",
         "unk_token": "<|endoftext|>",
     }
-    _write_json(folder / "special_tokens_map.json", special)
-    _write_json(
+    write_json(folder / "special_tokens_map.json", special)
+    write_json(
         folder / "tokenizer_config.json",
         {
             **special,
@@ -327,7 +323,7 @@ def _write_safety_checker(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     config_dict = config.to_dict()
     config_dict["architectures"] = ["IFSafetyChecker"]
-    _write_json(folder / "config.json", config_dict)
+    write_json(folder / "config.json", config_dict)
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     save_file(
         {k: v.half() for k, v in weights.items()},
@@ -348,7 +344,7 @@ def _write_watermarker(folder: Path) -> None:
 
 
 def _write_feature_extractor(folder: Path) -> None:
-    _write_json(
+    write_json(
         folder / "preprocessor_config.json",
         {
             "crop_size": {"height": 224, "width": 224},
@@ -387,7 +383,7 @@ def _if_model_index(pipeline_class: str, extra: dict[str, Any] | None = None) ->
 def _write_if_common(repo: Path, scheduler: dict[str, Any]) -> None:
     vocab_size = write_t5_tokenizer(repo / "tokenizer")
     _write_t5_encoder(repo / "text_encoder", vocab_size)
-    _write_json(repo / "scheduler" / "scheduler_config.json", scheduler)
+    write_json(repo / "scheduler" / "scheduler_config.json", scheduler)
     _write_safety_checker(repo / "safety_checker")
     _write_watermarker(repo / "watermarker")
     _write_feature_extractor(repo / "feature_extractor")
@@ -399,7 +395,7 @@ def write_stage_1_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(SEED)
-    _write_json(repo / "model_index.json", _if_model_index("IFPipeline"))
+    write_json(repo / "model_index.json", _if_model_index("IFPipeline"))
     _write_if_common(repo, IF_STAGE_1_SCHEDULER)
     _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_1_UNET)), repo / "unet")
     write_pickle_stand_ins(repo)
@@ -415,9 +411,9 @@ def write_stage_2_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
         "IFSuperResolutionPipeline",
         {"image_noising_scheduler": ["diffusers", "DDPMScheduler"]},
     )
-    _write_json(repo / "model_index.json", index)
+    write_json(repo / "model_index.json", index)
     _write_if_common(repo, IF_STAGE_2_SCHEDULER)
-    _write_json(
+    write_json(
         repo / "image_noising_scheduler" / "scheduler_config.json", IF_IMAGE_NOISING_SCHEDULER
     )
     _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_2_UNET)), repo / "unet")
@@ -431,7 +427,7 @@ def write_x4_upscaler_repo(repo: Path) -> Path:
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(SEED + 2)
-    _write_json(
+    write_json(
         repo / "model_index.json",
         {
             "_class_name": "StableDiffusionUpscalePipeline",
@@ -462,8 +458,8 @@ def write_x4_upscaler_repo(repo: Path) -> Path:
     _save_with_fp16_variant(CLIPTextModel(text_config).eval(), repo / "text_encoder")
     _save_with_fp16_variant(UNet2DConditionModel(**X4_UNET), repo / "unet")
     _save_with_fp16_variant(AutoencoderKL(**X4_VAE), repo / "vae")
-    _write_json(repo / "scheduler" / "scheduler_config.json", X4_DDIM_SCHEDULER)
-    _write_json(repo / "low_res_scheduler" / "scheduler_config.json", X4_LOW_RES_SCHEDULER)
+    write_json(repo / "scheduler" / "scheduler_config.json", X4_DDIM_SCHEDULER)
+    write_json(repo / "low_res_scheduler" / "scheduler_config.json", X4_LOW_RES_SCHEDULER)
     write_pickle_stand_ins(repo, original="x4-upscaler-ema.ckpt")
     return repo
 

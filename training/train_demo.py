@@ -142,6 +142,17 @@ class Trainer:
                 for p, a in zip(module.parameters(), average.parameters(), strict=True):
                     a.lerp_(p, 1 - decay)
 
+    def run(self, label: str, loss_at: Callable[[int], torch.Tensor]) -> dict[str, float]:
+        """Take every step on the loss ``loss_at(step)`` gives; the time taken, final loss."""
+        report = _progress(label, self.steps)
+        started, losses = time.perf_counter(), []
+        for index in range(self.steps):
+            loss = loss_at(index)
+            self.step(index, loss)
+            losses.append(loss.item())
+            report(index, losses[-1])
+        return {"seconds": round(time.perf_counter() - started), "final_loss": _tail(losses)}
+
 
 def _progress(stage: str, steps: int) -> Callable[[int, float], None]:
     start, window = time.perf_counter(), []
@@ -173,9 +184,8 @@ def train_stage_1(settings: Settings, tokenizer: Any, vocab_size: int) -> tuple[
     encoder = T5EncoderModel(T5Config(vocab_size=vocab_size, **arch.T5_CONFIG))
     trainer = Trainer([unet, encoder], settings, settings.stage_1_steps)
     cumprod = _scheduler(arch.SCHEDULER).alphas_cumprod
-    report = _progress("stage I", settings.stage_1_steps)
-    started, losses = time.perf_counter(), []
-    for index in range(settings.stage_1_steps):
+
+    def loss_at(_step: int) -> torch.Tensor:
         scenes = [training_scene(rng) for _ in range(settings.stage_1_batch)]
         small = [render(s).resize((arch.STAGE_1_SIDE,) * 2, Image.Resampling.BOX) for s in scenes]
         x0 = _to_tensor(small)
@@ -183,11 +193,9 @@ def train_stage_1(settings: Settings, tokenizer: Any, vocab_size: int) -> tuple[
         t = torch.randint(0, len(cumprod), (len(scenes),))
         noise = torch.randn_like(x0)
         out = unet(_noised(x0, noise, t, cumprod), t, encoder_hidden_states=embeds).sample
-        loss = _loss(out, x0, noise, t, cumprod, arch.SCHEDULER["prediction_type"])
-        trainer.step(index, loss)
-        losses.append(loss.item())
-        report(index, losses[-1])
-    facts = {"seconds": round(time.perf_counter() - started), "final_loss": _tail(losses)}
+        return _loss(out, x0, noise, t, cumprod, arch.SCHEDULER["prediction_type"])
+
+    facts = trainer.run("stage I", loss_at)
     return trainer.ema[0], trainer.ema[1], facts
 
 
@@ -217,10 +225,9 @@ def train_stage_2(settings: Settings, tokenizer: Any, encoder: Any) -> tuple[Any
     trainer = Trainer([unet], settings, settings.stage_2_steps)
     cumprod = _scheduler(arch.STAGE_2_SCHEDULER).alphas_cumprod
     noising = _scheduler(arch.IMAGE_NOISING_SCHEDULER)
-    report = _progress("stage II", settings.stage_2_steps)
-    started, losses = time.perf_counter(), []
     side = arch.STAGE_2_SIDE
-    for index in range(settings.stage_2_steps):
+
+    def loss_at(_step: int) -> torch.Tensor:
         scenes = [training_scene(rng) for _ in range(settings.stage_2_batch)]
         big = [render(s) for s in scenes]
         small = _to_tensor([b.resize((arch.STAGE_1_SIDE,) * 2, Image.Resampling.BOX) for b in big])
@@ -239,12 +246,9 @@ def train_stage_2(settings: Settings, tokenizer: Any, encoder: Any) -> tuple[Any
         out = unet(
             torch.cat([noisy, low], dim=1), t, encoder_hidden_states=embeds, class_labels=levels
         ).sample
-        loss = _loss(out, x0, noise, t, cumprod, arch.STAGE_2_SCHEDULER["prediction_type"])
-        trainer.step(index, loss)
-        losses.append(loss.item())
-        report(index, losses[-1])
-    facts = {"seconds": round(time.perf_counter() - started), "final_loss": _tail(losses)}
-    return trainer.ema[0], facts
+        return _loss(out, x0, noise, t, cumprod, arch.STAGE_2_SCHEDULER["prediction_type"])
+
+    return trainer.ema[0], trainer.run("stage II", loss_at)
 
 
 def _tail(losses: list[float]) -> float:

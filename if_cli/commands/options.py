@@ -13,7 +13,7 @@ import typer
 
 from if_cli.engine import image_input
 from if_cli.engine import request as req
-from if_cli.engine.catalog import MODEL_ALIASES
+from if_cli.engine.catalog import MODEL_ALIASES, PRESETS
 from if_cli.engine.request import (
     DEFAULT_STAGE_1_MODEL,
     DEFAULT_STAGE_2_MODEL,
@@ -159,10 +159,10 @@ ModelPreset = Annotated[
     Literal["if", "demo"],
     typer.Option(
         "--model",
-        help="Cascade to run: if (DeepFloyd IF-I-XL, IF-II-L, x4 upscaler; 64 → 256 → "
-        "1024 px; download first) or demo (the small cascade shipped with if-cli: "
-        "simple shapes, 32 → 128 px, offline, seconds on a CPU). It sets the stage "
-        "models, --stages, steps, guidance and watermark you leave unset.",
+        help="Cascade to run: "
+        + "; or ".join(f"{name}, {preset.description}" for name, preset in PRESETS.items())
+        + ". It sets the stage models, --stages, steps, guidance and watermark you leave "
+        "unset.",
         rich_help_panel=MODELS_PANEL,
     ),
 ]

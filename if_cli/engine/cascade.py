@@ -267,6 +267,7 @@ class Engine:
         outputs: list[Any] = []
         with self._stage(work, key) as loaded:
             pipe = loading.for_flow(loaded, pipeline_name(request.flow, stage))
+            side = low_res_side(stage, pipe.unet.config.sample_size)
             total = steps_run * len(batches)
             self._report(ProgressEvent(key, "run", 0, total))
             for number, batch in enumerate(batches):
@@ -290,7 +291,6 @@ class Engine:
                 previous = None
                 if stage > request.first_stage:
                     previous = torch.cat([work.images[i] for i in batch])
-                side = low_res_side(stage, pipe.unet.config.sample_size)
                 kwargs.update(picture_arguments(request, stage, previous, len(batch), side))
                 pipe.watermarker = watermarker if final else None
                 images = pipe(**kwargs).images
