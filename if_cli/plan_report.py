@@ -21,8 +21,12 @@ def _model(stage: StageFootprint) -> str:
 
 
 def _resident(plan: Plan, position: int) -> str:
-    if plan.offload == "none":
-        return " + ".join(s.label for s in plan.stages[: position + 1])
+    stage = plan.stages[position]
+    if plan.offload == "text" and stage.key == "text":
+        return "only T5; freed once the prompts are encoded"
+    if plan.offload in ("none", "text"):
+        so_far = plan.stages[: position + 1]
+        return " + ".join(s.label for s in so_far if plan.keeps_loaded(s.key) or s is stage)
     return _RESIDENCY[plan.offload]
 
 
@@ -42,6 +46,7 @@ def _input_lines(request: GenerationRequest) -> list[str]:
 def format_plan(prepared: PreparedRequest) -> str:
     plan, request = prepared.plan, prepared.request
     budget = "unknown" if plan.budget_bytes is None else human_bytes(plan.budget_bytes)
+    room = "allowed" if plan.capped else "free"
     seeds = request.image_seeds()
     consecutive = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
     if consecutive:
@@ -63,6 +68,6 @@ def format_plan(prepared: PreparedRequest) -> str:
         )
     lines += [
         "",
-        f"peak estimate: {human_bytes(plan.peak_bytes)} of {budget} free on {plan.device}",
+        f"peak estimate: {human_bytes(plan.peak_bytes)} of {budget} {room} on {plan.device}",
     ]
     return "\n".join(lines)

@@ -206,6 +206,12 @@ CASES: dict[str, Case] = {
     ),
     # Unknown choices and options.
     "unknown offload": case("generate", "x", "--offload", "bogus", says="'bogus' is not one of"),
+    "memory cap without a unit": case(
+        "generate", "x", "--max-gpu-memory", "24", says="'24' is not a size"
+    ),
+    "memory cap of nothing": case(
+        "img2img", GOOD, "x", "--max-gpu-memory", "0GiB", says="is no memory at all"
+    ),
     "unknown dtype": case("generate", "x", "--dtype", "int8", says="'int8' is not one of"),
     "unknown device": case("generate", "x", "--device", "tpu", says="'tpu' is not one of"),
     "unknown variant": case("generate", "x", "--variant", "q4", says="'q4' is not one of"),

@@ -59,7 +59,7 @@ def _live_t5_encoders() -> int:
     return sum(isinstance(o, T5EncoderModel) for o in gc.get_objects())
 
 
-@pytest.mark.parametrize(("offload", "t5_alive"), [("unload", 0), ("none", 1)])
+@pytest.mark.parametrize(("offload", "t5_alive"), [("unload", 0), ("text", 0), ("none", 1)])
 def test_t5_is_freed_before_stage_one_unless_everything_stays_resident(
     tiny_repos: dict[str, Path], offload: str, t5_alive: int
 ) -> None:
@@ -105,7 +105,7 @@ def test_device_out_of_memory_becomes_an_error_that_names_the_offload_to_try(
 
     with pytest.raises(OutOfMemoryError) as raised, Engine(on_progress=run_out_of_memory) as e:
         e.generate(_request(tiny_repos, placement=Placement(device="cpu", offload="none")))
-    assert "--offload unload" in str(raised.value)
+    assert "--offload text" in str(raised.value)
     assert raised.value.exit_code == 5
 
 

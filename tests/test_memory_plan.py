@@ -8,6 +8,7 @@ import pytest
 
 from if_cli.engine.memory import (
     GIB,
+    OFFLOAD_ORDER,
     StageFootprint,
     choose_offload,
     measure_stage,
@@ -41,7 +42,7 @@ WORKSPACE = 2 * GIB
 
 @pytest.mark.parametrize(
     ("free_gib", "expected"),
-    [(80, "none"), (24, "unload"), (4, "sequential"), (1, "sequential")],
+    [(80, "none"), (24, "text"), (13, "unload"), (4, "sequential"), (1, "sequential")],
 )
 def test_auto_picks_the_fastest_plan_that_fits(free_gib: float, expected: str) -> None:
     mode, _reason = choose_offload(
@@ -58,12 +59,11 @@ def test_model_offload_is_chosen_when_only_one_model_at_a_time_fits() -> None:
 
 
 def test_peaks_shrink_from_resident_to_sequential() -> None:
-    peaks = [
-        peak_for(mode, CASCADE, WORKSPACE) for mode in ("none", "unload", "model", "sequential")
-    ]
+    peaks = [peak_for(mode, CASCADE, WORKSPACE) for mode in OFFLOAD_ORDER]
     assert peaks == sorted(peaks, reverse=True)
     assert peaks[0] == sum(s.weight_bytes for s in CASCADE) + WORKSPACE
-    assert peaks[1] == CASCADE[0].weight_bytes + WORKSPACE
+    assert peaks[1] == sum(s.weight_bytes for s in CASCADE[1:]) + WORKSPACE
+    assert peaks[2] == CASCADE[0].weight_bytes + WORKSPACE
 
 
 def test_cpu_never_uses_accelerate_offload() -> None:

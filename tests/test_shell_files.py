@@ -111,6 +111,7 @@ def test_completion_offers_commands_options_and_choices() -> None:
     assert _complete("if-cli generate x --offload ") == [
         "auto",
         "none",
+        "text",
         "unload",
         "model",
         "sequential",

@@ -86,6 +86,8 @@ def placement_parameters() -> list[inspect.Parameter]:
         _param("device", opt.Device, "auto"),
         _param("dtype", opt.DType, "auto"),
         _param("offload", opt.Offload, "auto"),
+        _param("max_gpu_memory", opt.MaxGpuMemory, None),
+        _param("compile", opt.Compile, False),
         _param("variant", opt.Variant, "auto"),
     ]
 
@@ -203,7 +205,7 @@ def request_from_options(
         stage_1=_stage(o, 1, defaults[0]),
         stage_2=_stage(o, 2, defaults[1]),
         stage_3=_stage(o, 3, defaults[2]),
-        placement=opt.placement(o["device"], o["dtype"], o["offload"], o["variant"]),
+        placement=opt.placement(o),
         flow=flow,
         first_stage=first_stage,
         init=init,

@@ -6,8 +6,9 @@ Commands declare their parameters with these aliases (most of them through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -21,7 +22,9 @@ from if_cli.engine.request import (
     Placement,
 )
 from if_cli.engine.schedules import SCHEDULE_NAMES
+from if_cli.errors import InvalidRequestError
 from if_cli.output.naming import TEMPLATE_FIELDS
+from if_cli.units import parse_bytes
 
 PROMPT_PANEL = "Prompt and seed"
 STAGES_PANEL = "Stages"
@@ -214,9 +217,29 @@ Offload = Annotated[
     req.Offload,
     typer.Option(
         "--offload",
-        help="What stays on the device: none (all resident), unload (free each "
-        "stage after use), model / sequential (accelerate CPU offload); auto "
-        "picks the fastest that fits free memory.",
+        help="What stays on the device: none (all resident), text (free T5 once the "
+        "prompts are encoded, keep stages I–III), unload (free each stage after use), "
+        "model / sequential (accelerate CPU offload); auto picks the fastest that fits.",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+MaxGpuMemory = Annotated[
+    str | None,
+    typer.Option(
+        "--max-gpu-memory",
+        metavar="SIZE",
+        help="Use at most this much device memory (24GiB, 16GB …): the plan keeps to it "
+        "and, on CUDA, the allocator enforces it. Default: whatever is free.",
+        show_default=False,
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
+Compile = Annotated[
+    bool,
+    typer.Option(
+        "--compile",
+        help="torch.compile the UNets: the first run compiles (minutes; cached on disk), "
+        "later steps run faster. Worth it for long or repeated runs.",
         rich_help_panel=PLACEMENT_PANEL,
     ),
 ]
@@ -353,10 +376,21 @@ def parse_steps(value: str) -> int | str:
     return int(text) if text.lstrip("+-").isdigit() else text
 
 
-def placement(
-    device: req.Device, dtype: req.DType, offload: req.Offload, variant: req.Variant
-) -> Placement:
-    return Placement(device=device, dtype=dtype, offload=offload, variant=variant)
+def placement(o: Mapping[str, Any]) -> Placement:
+    """The placement from option values; a malformed ``--max-gpu-memory`` is a usage error."""
+    cap = o.get("max_gpu_memory")
+    try:
+        max_memory = None if cap is None else parse_bytes(str(cap))
+    except ValueError as error:
+        raise InvalidRequestError(f"--max-gpu-memory: {error}") from error
+    return Placement(
+        device=o["device"],
+        dtype=o["dtype"],
+        offload=o["offload"],
+        variant=o["variant"],
+        max_memory=max_memory,
+        compile=bool(o.get("compile", False)),
+    )
 
 
 CacheDir = Annotated[

@@ -33,8 +33,10 @@ from if_cli.engine.events import (
 )
 from if_cli.engine.flows import low_res_side, picture_arguments, pipeline_name
 from if_cli.engine.memory import (
+    ON_DEVICE,
     Plan,
     StageFootprint,
+    apply_memory_cap,
     free_memory_bytes,
     make_plan,
     measure_stage,
@@ -188,6 +190,10 @@ class Engine:
         prepared = request if isinstance(request, PreparedRequest) else self.prepare(request)
         import torch
 
+        plan, placement = prepared.plan, prepared.request.placement
+        apply_memory_cap(plan.device, placement.max_memory)
+        if placement.compile and plan.offload not in ON_DEVICE:
+            log.warning("--compile is skipped: --offload %s moves the weights", plan.offload)
         seeds = prepared.request.image_seeds()
         work = _Work(
             prepared=prepared,
@@ -339,7 +345,9 @@ class Engine:
         if pipe is None:
             self._report(ProgressEvent(key, "load", 0, 1, footprint.source.describe()))
             pipe = loading.place(loading.load_stage(footprint, plan.dtype), plan)
-            if plan.keeps_stages_loaded:
+            if request_compiles(work.prepared.request, plan, key):
+                loading.compile_unet(pipe)
+            if plan.keeps_loaded(key):
                 self._resident[cache_key] = pipe
         loaded = time.perf_counter()
         timing.load_s += loaded - started
@@ -349,7 +357,7 @@ class Engine:
         finally:
             work.running = None
             timing.run_s += time.perf_counter() - loaded
-            if not plan.keeps_stages_loaded:
+            if not plan.keeps_loaded(key):
                 loading.free(pipe, plan.device)
                 del pipe
         self._report(ProgressEvent(key, "done", 1, 1))
@@ -360,6 +368,12 @@ class Engine:
         if key not in self._watermarkers:
             self._watermarkers[key] = loading.load_watermarker(source)
         return self._watermarkers[key]
+
+
+def request_compiles(request: GenerationRequest, plan: Plan, key: str) -> bool:
+    """``--compile`` applies to the UNets of stages I–III, and only while they sit on the
+    device: under accelerate's offload hooks a compiled graph would be rebuilt each move."""
+    return request.placement.compile and key != "text" and plan.offload in ON_DEVICE
 
 
 def _phases(request: GenerationRequest) -> list[StageSpec]:
@@ -406,7 +420,8 @@ def _to_pil(pipe: Any, images: torch.Tensor, watermarker: Any | None) -> list[Im
 
 def _oom_hint(plan: Plan) -> str:
     better = {
-        "none": "--offload unload (free each stage after use) or --offload model",
+        "none": "--offload text (free T5 once the prompts are encoded)",
+        "text": "--offload unload (free each stage after use) or --offload model",
         "unload": "--offload model",
         "model": "--offload sequential (slow, but needs little memory)",
         "sequential": "fewer images per batch or a smaller stage-I model (IF-I-L, IF-I-M)",

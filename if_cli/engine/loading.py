@@ -138,6 +138,41 @@ def place(pipe: DiffusionPipeline, plan: Plan) -> DiffusionPipeline:
     return pipe
 
 
+def compile_unet(pipe: DiffusionPipeline) -> None:
+    """Run the pipeline's UNet through ``torch.compile`` (compiled at its first call).
+
+    Inductor's compiled kernels go to if-cli's cache folder (unless
+    ``TORCHINDUCTOR_CACHE_DIR`` says otherwise), so a later run with the same shapes loads
+    them instead of compiling again. Shapes are static: a new batch size compiles anew.
+    """
+    import torch
+
+    _use_compile_cache()
+    pipe.unet = torch.compile(pipe.unet, dynamic=False)
+
+
+def _use_compile_cache() -> None:
+    """Point inductor at if-cli's cache unless the user chose a folder.
+
+    Inductor writes its default (a folder under /tmp) back into the environment the
+    first time it looks, so that value means "not chosen" too.
+    """
+    import os
+
+    from platformdirs import user_cache_path
+
+    variable = "TORCHINDUCTOR_CACHE_DIR"
+    current = os.environ.get(variable)
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+        default = os.path.abspath(default_cache_dir())
+    except ImportError:  # a torch without that helper: only an unset variable is ours
+        default = None
+    if current is None or os.path.abspath(current) == default:
+        os.environ[variable] = str(user_cache_path("if-cli") / "compiled")
+
+
 def free(pipe: DiffusionPipeline | None, device: str) -> None:
     """Drop a pipeline and give its memory back to the device."""
     if pipe is None:

@@ -1,8 +1,10 @@
 """Device, dtype and offload planning, from file headers and free memory, before loading.
 
 The plan decides what stays resident. ``auto`` picks the fastest plan whose estimated
-peak fits the free memory: everything resident (``none``), else each stage freed after
-use (``unload``), else accelerate's model offload (``model``), else sequential offload.
+peak fits the budget (free memory, capped by ``Placement.max_memory``): everything
+resident (``none``), else T5 freed once the prompts are encoded and stages I–III kept
+(``text``), else each stage freed after use (``unload``), else accelerate's model offload
+(``model``), else sequential offload.
 Estimates are weights (read from safetensors headers in the compute dtype) plus a coarse
 activation allowance; they are meant for choosing a plan, not as exact figures.
 """
@@ -16,10 +18,12 @@ from pathlib import Path
 from if_cli.engine.models import ModelSource, component_bytes, component_files
 from if_cli.engine.request import Placement
 from if_cli.errors import DeviceUnavailableError
+from if_cli.units import human_bytes
 
 GIB = 1024**3
 BYTES_PER_PARAM = {"fp16": 2, "bf16": 2, "fp32": 4}
-OFFLOAD_ORDER = ("none", "unload", "model", "sequential")
+OFFLOAD_ORDER = ("none", "text", "unload", "model", "sequential")
+ON_DEVICE = ("none", "text", "unload")  # plans that keep weights on the device while used
 # Coarse activation allowance per image in a batch: the 1024 px VAE decode dominates.
 WORKSPACE_PER_IMAGE = {1: 1 * GIB, 2: 1 * GIB, 3: 2 * GIB}
 
@@ -48,10 +52,11 @@ class Plan:
     budget_bytes: int | None
     peak_bytes: int
     reason: str
+    capped: bool = False  # the budget is the user's cap, not the free memory
 
-    @property
-    def keeps_stages_loaded(self) -> bool:
-        return self.offload == "none"
+    def keeps_loaded(self, key: str) -> bool:
+        """Whether phase ``key`` stays resident after use (for later requests too)."""
+        return self.offload == "none" or (self.offload == "text" and key != "text")
 
 
 def resolve_device(requested: str) -> str:
@@ -140,6 +145,10 @@ def peak_for(offload: str, stages: tuple[StageFootprint, ...], workspace: int) -
         return workspace
     if offload == "none":
         return sum(s.weight_bytes for s in stages) + workspace
+    if offload == "text":
+        kept = sum(s.weight_bytes for s in stages if s.key != "text")
+        text = sum(s.weight_bytes for s in stages if s.key == "text")
+        return max(kept, text) + workspace
     if offload == "unload":
         return max(s.weight_bytes for s in stages) + workspace
     if offload == "model":
@@ -154,6 +163,7 @@ def choose_offload(
     workspace: int,
     budget: int | None,
     accelerator: bool,
+    capped: bool = False,
 ) -> tuple[str, str]:
     """Pick the offload mode and say why. Pure: testable with any numbers."""
     if requested != "auto":
@@ -163,14 +173,37 @@ def choose_offload(
                 hint="on the CPU use --offload auto, none or unload",
             )
         return requested, "asked for"
-    candidates = OFFLOAD_ORDER if accelerator else OFFLOAD_ORDER[:2]
+    candidates = OFFLOAD_ORDER if accelerator else ON_DEVICE
     if budget is None:
         return "unload", "free memory unknown: each stage is freed after use"
+    room = human_bytes(budget) + (" allowed" if capped else " free")
     for mode in candidates:
         if peak_for(mode, stages, workspace) <= budget:
-            return mode, f"fastest plan that fits {budget / GIB:.1f} GiB free"
+            return mode, f"fastest plan that fits {room}"
     last = candidates[-1]
-    return last, f"nothing fits {budget / GIB:.1f} GiB free; using the leanest plan"
+    return last, f"nothing fits {room}; using the leanest plan"
+
+
+def memory_budget(free: int | None, cap: int | None) -> int | None:
+    """What the plan may use: the free memory, or less where the user set a cap."""
+    if cap is None:
+        return free
+    return cap if free is None else min(free, cap)
+
+
+def apply_memory_cap(device: str, cap: int | None) -> None:
+    """Hold this process to ``cap`` bytes on a CUDA device, so the cap is real, not a hope.
+
+    PyTorch's caching allocator then raises out-of-memory past the cap, as a smaller
+    card would; on other devices the cap only steers the plan.
+    """
+    if cap is None or not device.startswith("cuda"):
+        return
+    import torch
+
+    index = torch.device(device).index or 0
+    total = torch.cuda.get_device_properties(index).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, cap / total), index)
 
 
 def make_plan(
@@ -180,11 +213,14 @@ def make_plan(
     stages: tuple[StageFootprint, ...],
     batch_size: int,
     last_stage: int,
-    budget: int | None,
+    free: int | None,
 ) -> Plan:
+    """Choose the offload mode for ``stages`` in the free memory (None: unknown) or the cap."""
     workspace = WORKSPACE_PER_IMAGE[last_stage] * batch_size
+    budget = memory_budget(free, placement.max_memory)
+    capped = budget is not None and budget == placement.max_memory
     offload, reason = choose_offload(
-        placement.offload, stages, workspace, budget, accelerator=device != "cpu"
+        placement.offload, stages, workspace, budget, accelerator=device != "cpu", capped=capped
     )
     peak = peak_for(offload, stages, workspace)
-    return Plan(device, dtype, offload, stages, budget, peak, reason)
+    return Plan(device, dtype, offload, stages, budget, peak, reason, capped)

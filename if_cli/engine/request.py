@@ -26,12 +26,12 @@ DEFAULT_STAGE_3_MODEL = "stabilityai/stable-diffusion-x4-upscaler"
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "fp16", "bf16", "fp32")
-OFFLOADS = ("auto", "none", "unload", "model", "sequential")
+OFFLOADS = ("auto", "none", "text", "unload", "model", "sequential")
 VARIANTS = ("auto", "fp16", "fp32")
 
 Device = Literal["auto", "cuda", "mps", "cpu"]
 DType = Literal["auto", "fp16", "bf16", "fp32"]
-Offload = Literal["auto", "none", "unload", "model", "sequential"]
+Offload = Literal["auto", "none", "text", "unload", "model", "sequential"]
 Variant = Literal["auto", "fp16", "fp32"]
 Flow = Literal["generate", "img2img", "style", "upscale", "inpaint"]
 # Flows whose prompt may be empty: variations of an image, upscaling without a caption.
@@ -96,12 +96,19 @@ def flow_defaults(flow: Flow) -> tuple[StageOptions, StageOptions, StageOptions]
 
 @dataclass(frozen=True)
 class Placement:
-    """Where and how the models run; ``auto`` values are resolved by the memory planner."""
+    """Where and how the models run; ``auto`` values are resolved by the memory planner.
+
+    ``max_memory`` caps the bytes the plan may use on the device (on CUDA it is also
+    enforced); ``compile`` runs the UNets through ``torch.compile``, which pays a one-off
+    compile (cached on disk) to make every later step faster.
+    """
 
     device: Device = "auto"
     dtype: DType = "auto"
     offload: Offload = "auto"
     variant: Variant = "auto"
+    max_memory: int | None = None
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -348,3 +355,5 @@ def _validate_placement(placement: Placement) -> None:
             raise InvalidRequestError(
                 f"unknown {name} {value!r}", hint="choose one of " + ", ".join(choices)
             )
+    if placement.max_memory is not None:
+        _check_int("the memory cap", placement.max_memory, minimum=1, maximum=2**62)
