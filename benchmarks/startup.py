@@ -1,7 +1,8 @@
 """Start-up cost: ``if-cli --help`` / ``--version`` / an argument error vs importing diffusers.
 
 Each command runs alternately (to share the machine's noise) ``--repeat`` times; the
-script prints the median wall time of each and its ratio to the diffusers import.
+script prints the median wall time of each and its ratio to the diffusers import, and
+writes them under ``benchmarks/results/`` (``DATE-startup-DEVICE.{md,json}``).
 
     python benchmarks/startup.py --repeat 10
 """
@@ -16,6 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import report
+
+GOAL = 20.0  # --help at least this many times faster than the import
 CLI = shutil.which("if-cli") or str(Path(sys.executable).with_name("if-cli"))
 COMMANDS = {
     "if-cli --help": [CLI, "--help"],
@@ -40,6 +46,7 @@ def _time(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=report.RESULTS)
     args = parser.parse_args()
     for command in COMMANDS.values():  # warm the file cache once
         _time(command)
@@ -52,6 +59,28 @@ def main() -> None:
     print(f"{'command':<56} {'median s':>9} {'vs ' + 'deepfloyd_if import':>24}")
     for name, median in medians.items():
         print(f"{name:<56} {median:>9.3f} {base / median:>23.1f}×")
+    result = {
+        "machine": report.machine("cpu"),
+        "repeat": args.repeat,
+        "median_s": medians,
+        "help_speedup": base / medians["if-cli --help"],
+        "goal": GOAL,
+    }
+    lines = [
+        "# Start-up benchmark",
+        "",
+        f"{result['machine']['date']} · {result['machine']['cpu_cores']} CPU cores · "
+        f"median of {args.repeat}",
+        "",
+        "| command | median s | import ÷ this |",
+        "|---|---|---|",
+        *(f"| `{name}` | {m:.3f} | {base / m:.1f}× |" for name, m in medians.items()),
+        "",
+        f"`if-cli --help` is {result['help_speedup']:.1f}× faster than importing "
+        f"diffusers' IF pipelines (goal ≥ {GOAL:.0f}×).",
+    ]
+    page = report.write(result, "\n".join(lines) + "\n", "startup", args.out)
+    print(f"written: {page}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Resolutions are the real ones (64 → 256 → 1024 px) so the cascade's shapes a
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,47 @@ X4_LOW_RES_SCHEDULER = {
 }
 
 
+T5_ENCODER = {
+    "d_model": T5_WIDTH,
+    "d_kv": 8,
+    "d_ff": 64,
+    "num_layers": 2,
+    "num_heads": 4,
+    "feed_forward_proj": "gated-gelu",
+    "relative_attention_num_buckets": 8,
+    "relative_attention_max_distance": 16,
+    "dropout_rate": 0.0,
+    "layer_norm_epsilon": 1e-6,
+    "tie_word_embeddings": False,
+    "is_encoder_decoder": False,
+    "use_cache": False,
+}
+X4_CLIP_TEXT = {
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "max_position_embeddings": 77,
+    "hidden_act": "gelu",
+    "projection_dim": 16,
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The constructor kwargs of every model in the cascade; only widths differ by size."""
+
+    t5_encoder: dict[str, Any]
+    stage_1_unet: dict[str, Any]
+    stage_2_unet: dict[str, Any]
+    x4_unet: dict[str, Any]
+    x4_vae: dict[str, Any]
+    x4_clip_text: dict[str, Any]
+
+
+TINY = Architecture(T5_ENCODER, STAGE_1_UNET, STAGE_2_UNET, X4_UNET, X4_VAE, X4_CLIP_TEXT)
+
+
 def _fp16_exact(model: torch.nn.Module) -> torch.nn.Module:
     """Round weights through fp16, so the fp32 and fp16 files hold the same values.
 
@@ -182,6 +224,28 @@ def _save_with_fp16_variant(model: torch.nn.Module, folder: Path, **options: Any
         folder, safe_serialization=True, variant="fp16", **options
     )
     model.to(torch.float32)
+
+
+def _save_fp16_only(model: torch.nn.Module, folder: Path, **options: Any) -> None:
+    """Full-size random models: the fp16 files alone (fp32 copies would fill the disk)."""
+    options.pop("max_shard_size", None)
+    model.to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
+
+
+@dataclass(frozen=True)
+class _Writing:
+    """How a cascade is written: its architecture, and tiny test copies or full-size ones."""
+
+    arch: Architecture = TINY
+    full_size: bool = False
+
+    def save(self, model: torch.nn.Module, folder: Path, **options: Any) -> None:
+        (_save_fp16_only if self.full_size else _save_with_fp16_variant)(model, folder, **options)
+        del model
+
+    def stand_ins(self, repo: Path, original: str = "pytorch_model.bin") -> None:
+        if not self.full_size:  # pickles the size of a full-size fp32 UNet are no use
+            write_pickle_stand_ins(repo, original)
 
 
 def write_pickle_stand_ins(repo: Path, original: str = "pytorch_model.bin") -> None:
@@ -262,28 +326,14 @@ def write_clip_tokenizer(folder: Path) -> int:
     return len(vocab)
 
 
-def _write_t5_encoder(folder: Path, vocab_size: int) -> None:
+def _write_t5_encoder(folder: Path, vocab_size: int, writing: _Writing) -> None:
     """A T5 v1.1-style encoder saved sharded, like IF-I-XL's two-shard text_encoder."""
     from transformers import T5Config, T5EncoderModel
 
-    config = T5Config(
-        d_model=T5_WIDTH,
-        d_kv=8,
-        d_ff=64,
-        num_layers=2,
-        num_heads=4,
-        vocab_size=vocab_size,
-        feed_forward_proj="gated-gelu",
-        relative_attention_num_buckets=8,
-        relative_attention_max_distance=16,
-        dropout_rate=0.0,
-        layer_norm_epsilon=1e-6,
-        tie_word_embeddings=False,
-        is_encoder_decoder=False,
-        use_cache=False,
-    )
+    kwargs = writing.arch.t5_encoder
+    config = T5Config(**{**kwargs, "vocab_size": max(vocab_size, kwargs.get("vocab_size", 0))})
     # Small shards make both variants sharded, like IF-I-XL's two-shard text_encoder.
-    _save_with_fp16_variant(T5EncoderModel(config).eval(), folder, max_shard_size="20KB")
+    writing.save(T5EncoderModel(config).eval(), folder, max_shard_size="20KB")
 
 
 def _write_safety_checker(folder: Path) -> None:
@@ -380,9 +430,12 @@ def _if_model_index(pipeline_class: str, extra: dict[str, Any] | None = None) ->
     return index
 
 
-def _write_if_common(repo: Path, scheduler: dict[str, Any]) -> None:
+def _write_if_common(
+    repo: Path, scheduler: dict[str, Any], writing: _Writing, encoder: bool = True
+) -> None:
     vocab_size = write_t5_tokenizer(repo / "tokenizer")
-    _write_t5_encoder(repo / "text_encoder", vocab_size)
+    if encoder:
+        _write_t5_encoder(repo / "text_encoder", vocab_size, writing)
     write_json(repo / "scheduler" / "scheduler_config.json", scheduler)
     _write_safety_checker(repo / "safety_checker")
     _write_watermarker(repo / "watermarker")
@@ -390,19 +443,24 @@ def _write_if_common(repo: Path, scheduler: dict[str, Any]) -> None:
     (repo / "config.yml").write_text("# original deepfloyd_if format lives here too\n")
 
 
-def write_stage_1_repo(repo: Path, unet_config: dict[str, Any] | None = None) -> Path:
+def write_stage_1_repo(
+    repo: Path, unet_config: dict[str, Any] | None = None, writing: _Writing = _Writing()
+) -> Path:
     """A repo laid out like DeepFloyd/IF-I-XL-v1.0 (diffusers format + original files)."""
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(SEED)
     write_json(repo / "model_index.json", _if_model_index("IFPipeline"))
-    _write_if_common(repo, IF_STAGE_1_SCHEDULER)
-    _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_1_UNET)), repo / "unet")
-    write_pickle_stand_ins(repo)
+    _write_if_common(repo, IF_STAGE_1_SCHEDULER, writing)
+    unet = UNet2DConditionModel(**(unet_config or writing.arch.stage_1_unet))
+    writing.save(unet, repo / "unet")
+    writing.stand_ins(repo)
     return repo
 
 
-def write_stage_2_repo(repo: Path, unet_config: dict[str, Any] | None = None) -> Path:
+def write_stage_2_repo(
+    repo: Path, unet_config: dict[str, Any] | None = None, writing: _Writing = _Writing()
+) -> Path:
     """A repo laid out like DeepFloyd/IF-II-L-v1.0."""
     from diffusers import UNet2DConditionModel
 
@@ -412,16 +470,18 @@ def write_stage_2_repo(repo: Path, unet_config: dict[str, Any] | None = None) ->
         {"image_noising_scheduler": ["diffusers", "DDPMScheduler"]},
     )
     write_json(repo / "model_index.json", index)
-    _write_if_common(repo, IF_STAGE_2_SCHEDULER)
+    # Stage II's copy of T5 is never loaded (stage I's encodes); full size it is 10 GB.
+    _write_if_common(repo, IF_STAGE_2_SCHEDULER, writing, encoder=not writing.full_size)
     write_json(
         repo / "image_noising_scheduler" / "scheduler_config.json", IF_IMAGE_NOISING_SCHEDULER
     )
-    _save_with_fp16_variant(UNet2DConditionModel(**(unet_config or STAGE_2_UNET)), repo / "unet")
-    write_pickle_stand_ins(repo)
+    unet = UNet2DConditionModel(**(unet_config or writing.arch.stage_2_unet))
+    writing.save(unet, repo / "unet")
+    writing.stand_ins(repo)
     return repo
 
 
-def write_x4_upscaler_repo(repo: Path) -> Path:
+def write_x4_upscaler_repo(repo: Path, writing: _Writing = _Writing()) -> Path:
     """A repo laid out like stabilityai/stable-diffusion-x4-upscaler."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -442,32 +502,37 @@ def write_x4_upscaler_repo(repo: Path) -> Path:
         },
     )
     vocab_size = write_clip_tokenizer(repo / "tokenizer")
+    clip = writing.arch.x4_clip_text
     text_config = CLIPTextConfig(
-        vocab_size=vocab_size,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        max_position_embeddings=77,
-        hidden_act="gelu",
-        projection_dim=16,
-        bos_token_id=vocab_size - 2,
-        eos_token_id=vocab_size - 1,
-        pad_token_id=vocab_size - 1,
+        **{
+            **clip,
+            "vocab_size": max(vocab_size, clip.get("vocab_size", 0)),
+            "bos_token_id": vocab_size - 2,
+            "eos_token_id": vocab_size - 1,
+            "pad_token_id": vocab_size - 1,
+        }
     )
-    _save_with_fp16_variant(CLIPTextModel(text_config).eval(), repo / "text_encoder")
-    _save_with_fp16_variant(UNet2DConditionModel(**X4_UNET), repo / "unet")
-    _save_with_fp16_variant(AutoencoderKL(**X4_VAE), repo / "vae")
+    writing.save(CLIPTextModel(text_config).eval(), repo / "text_encoder")
+    writing.save(UNet2DConditionModel(**writing.arch.x4_unet), repo / "unet")
+    writing.save(AutoencoderKL(**writing.arch.x4_vae), repo / "vae")
     write_json(repo / "scheduler" / "scheduler_config.json", X4_DDIM_SCHEDULER)
     write_json(repo / "low_res_scheduler" / "scheduler_config.json", X4_LOW_RES_SCHEDULER)
-    write_pickle_stand_ins(repo, original="x4-upscaler-ema.ckpt")
+    writing.stand_ins(repo, original="x4-upscaler-ema.ckpt")
     return repo
 
 
-def write_tiny_cascade(root: Path) -> dict[str, Path]:
-    """Write all three repos under ``root``; return their folders by stage."""
+def write_tiny_cascade(
+    root: Path, arch: Architecture = TINY, full_size: bool = False
+) -> dict[str, Path]:
+    """Write all three repos under ``root``; return their folders by stage.
+
+    ``full_size`` writes fp16 files only and no pickle stand-ins, for models with the
+    published widths (benchmarks); build those under ``torch.device("cuda")`` to make
+    their random weights on the GPU.
+    """
+    writing = _Writing(arch, full_size)
     return {
-        "stage_1": write_stage_1_repo(root / "IF-I-XL-v1.0"),
-        "stage_2": write_stage_2_repo(root / "IF-II-L-v1.0"),
-        "stage_3": write_x4_upscaler_repo(root / "stable-diffusion-x4-upscaler"),
+        "stage_1": write_stage_1_repo(root / "IF-I-XL-v1.0", writing=writing),
+        "stage_2": write_stage_2_repo(root / "IF-II-L-v1.0", writing=writing),
+        "stage_3": write_x4_upscaler_repo(root / "stable-diffusion-x4-upscaler", writing),
     }
