@@ -37,6 +37,13 @@ class Share:
         gathered = gather_object([counts])
         return {key: sum(c[key] for c in gathered) for key in counts}
 
+    def close(self) -> None:
+        """Leave the process group: its threads left to the interpreter's exit can abort
+        a process that has finished its work ("terminate called without an active
+        exception")."""
+        if self.state is not None:
+            self.state.destroy_process_group()
+
 
 def current_share(device: str) -> Share:
     """This process's share of the run; the whole run unless launched distributed."""

@@ -140,6 +140,7 @@ def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
             "todo": len(todo),
         }
     )
+    share.close()  # the count was the last collective call
     if not share.is_main:
         return
     if not options.quiet:
