@@ -241,7 +241,6 @@ class _Writing:
 
     def save(self, model: torch.nn.Module, folder: Path, **options: Any) -> None:
         (_save_fp16_only if self.full_size else _save_with_fp16_variant)(model, folder, **options)
-        del model
 
     def stand_ins(self, repo: Path, original: str = "pytorch_model.bin") -> None:
         if not self.full_size:  # pickles the size of a full-size fp32 UNet are no use
