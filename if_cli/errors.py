@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 class StopSignal(KeyboardInterrupt):
-    """SIGTERM raised as an interrupt, so it unwinds (and cleans up) exactly like Ctrl-C."""
+    """SIGTERM or SIGHUP raised as an interrupt, to unwind (and clean up) exactly like Ctrl-C."""
 
     def __init__(self, signal_number: int) -> None:
         super().__init__(signal_number)
@@ -94,18 +94,37 @@ class InterruptedByUser(IFCliError):
     exit_code = 130
 
 
+class HungUp(InterruptedByUser):
+    """SIGHUP (the terminal or SSH session closed): stopped like Ctrl-C, with exit 129."""
+
+    exit_code = 129
+
+
 class TerminatedBySignal(InterruptedByUser):
     """SIGTERM (``kill``, a job scheduler's timeout): stopped like Ctrl-C, with exit 143."""
 
     exit_code = 143
 
 
+class StdoutClosed(IFCliError):
+    """stdout was closed, or the program reading it went away (a broken pipe).
+
+    stdout carries the paths of finished images; with nobody to read them the run stops,
+    as a Unix tool stops on SIGPIPE (exit 141), and the images finished so far are kept.
+    """
+
+    exit_code = 141
+
+
 def interruption(stop: KeyboardInterrupt) -> InterruptedByUser:
     """The error for a run stopped by Ctrl-C (SIGINT) or by a ``StopSignal``."""
     import signal
 
-    if getattr(stop, "signal_number", None) == signal.SIGTERM:
+    number = getattr(stop, "signal_number", None)
+    if number == signal.SIGTERM:
         return TerminatedBySignal("terminated (SIGTERM); finished images were kept")
+    if number == signal.SIGHUP:
+        return HungUp("hung up (SIGHUP); finished images were kept")
     return InterruptedByUser("interrupted; finished images were kept")
 
 
@@ -121,6 +140,8 @@ EXIT_CODES: dict[int, str] = {
     NetworkError.exit_code: "the hub cannot be reached",
     DoctorFoundProblems.exit_code: "`if-cli doctor` found a problem that stops generation",
     SomeItemsFailed.exit_code: "with --keep-going: some images failed, the others are written",
+    HungUp.exit_code: "hung up (SIGHUP: the terminal or session closed)",
     InterruptedByUser.exit_code: "interrupted (Ctrl-C, SIGINT)",
+    StdoutClosed.exit_code: "stdout was closed or its reader went away (broken pipe)",
     TerminatedBySignal.exit_code: "terminated (SIGTERM)",
 }

@@ -27,13 +27,16 @@ from if_cli.commands.replay import replay
 from if_cli.commands.style import style
 from if_cli.commands.upscale import upscale
 from if_cli.errors import IFCliError, StopSignal, interruption
+from if_cli.streams import guard_standard_streams, is_stdout_failure, stdout_closed
 
 
 class _Commands(typer_core.TyperGroup):
-    """The command group; an interrupt inside any command becomes an if-cli error.
+    """The command group; an interrupt or a broken stdout in any command becomes an
+    if-cli error.
 
-    typer would turn it into a silent exit 130; translating it here gives SIGTERM its own
-    exit code (143) and the same one line as every other stop.
+    typer would turn them into a silent exit 130 or 1; translating them here gives
+    SIGTERM, SIGHUP and a broken pipe their own exit codes (143, 129, 141) and the same
+    one line as every other stop.
     """
 
     def invoke(self, ctx: Any) -> Any:
@@ -41,6 +44,10 @@ class _Commands(typer_core.TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt as stop:
             raise interruption(stop) from stop
+        except OSError as error:  # click would end a broken pipe with a silent exit 1
+            if is_stdout_failure(error):
+                raise stdout_closed(error) from error
+            raise
 
 
 app = typer.Typer(
@@ -124,8 +131,12 @@ def _usage_error(error: Any) -> None:
     _fail(f"{error.format_message()}{where}", error.exit_code)
 
 
-def _stop_on_sigterm(signal_number: int, _frame: object) -> None:
+def _stop_on_signal(signal_number: int, _frame: object) -> None:
     raise StopSignal(signal_number)
+
+
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+"""Signals that stop a run as Ctrl-C does: finished images kept, no partial file."""
 
 
 def run() -> None:
@@ -133,17 +144,22 @@ def run() -> None:
 
     Every way a run can end passes here: usage mistakes and if-cli errors print one
     ``if-cli: error:`` line; an unexpected exception (a bug) prints one line too, and
-    its traceback only when IF_CLI_DEBUG is set.
+    its traceback only when IF_CLI_DEBUG is set. A stdout that fails (closed, or a
+    reader that went away) ends any command with exit 141.
     """
     from typer import _click
 
     from if_cli.progress import install_log_handler
 
+    guard_standard_streams()
     _quiet_third_party()
     install_log_handler()
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop_on_signal)
     try:
         code = app(prog_name="if-cli", standalone_mode=False)
+        sys.stdout.flush()
     except _click.exceptions.NoArgsIsHelpError as error:
         sys.stderr.write(error.format_message() + "\n")
         sys.exit(error.exit_code)
@@ -157,6 +173,9 @@ def run() -> None:
         error = interruption(stop)
         _fail(str(error), error.exit_code)
     except Exception as bug:
+        if is_stdout_failure(bug):
+            stopped = stdout_closed(bug)
+            _fail(str(stopped), stopped.exit_code)
         if os.environ.get("IF_CLI_DEBUG"):
             raise
         _fail(f"internal error: {type(bug).__name__}: {bug}", 1)

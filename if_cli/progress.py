@@ -37,18 +37,55 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+LIBRARY_LOGGER = "if_cli.library"
+"""Where notices of other libraries go (their Python warnings, what they print): shown as
+if-cli warnings, and hidden by --quiet, unlike if-cli's own warnings."""
+
+
+def _library_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning``: one line through if-cli's logging, not the usual two."""
+    logging.getLogger(LIBRARY_LOGGER).warning("%s: %s", category.__name__, message)
+
+
 def install_log_handler() -> None:
+    import warnings
+
     logger = logging.getLogger("if_cli")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    warnings.showwarning = _library_warning
+
+
+@contextmanager
+def library_notices(shown: bool) -> Iterator[None]:
+    """Let other libraries' notices through, or (for --quiet) hide them, for a block."""
+    logger = logging.getLogger(LIBRARY_LOGGER)
+    before = logger.level
+    logger.setLevel(logging.NOTSET if shown else logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def say(message: str) -> None:
     """A status line on stderr (never stdout, which carries only data)."""
     sys.stderr.write(f"if-cli: {message}\n")
     sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    """A warning on stderr: shown even with --quiet, as every if-cli warning is."""
+    logging.getLogger("if_cli").warning(message)
 
 
 class PlainProgress:
@@ -67,6 +104,13 @@ class PlainProgress:
                 # The next whole quarter, so the last step is always reported.
                 quarters = math.floor(fraction / PLAIN_REPORT_EVERY + 1e-9) + 1
                 self._next[event.stage] = quarters * PLAIN_REPORT_EVERY
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 class RichProgress:
@@ -89,6 +133,10 @@ class RichProgress:
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=False,
+            # Lines printed while the bars run are drawn above them, on the terminal;
+            # stdout may do so only when it is that terminal too, else the paths a
+            # script redirects (`> paths.txt`) would land on the terminal instead.
+            redirect_stdout=_is_terminal(sys.stdout),
         )
         self._tasks: dict[str, Any] = {}
 
@@ -112,12 +160,16 @@ class RichProgress:
 
 @contextmanager
 def progress_reporter(quiet: bool) -> Iterator[ProgressCallback]:
-    """The callback to hand the engine, with bars shown only while the run lasts."""
-    if quiet:
-        yield ignore_progress
-    elif fancy_output_allowed():
-        reporter = RichProgress()
-        with reporter.progress:
-            yield reporter
-    else:
-        yield PlainProgress()
+    """The callback to hand the engine, with bars shown only while the run lasts.
+
+    With ``quiet`` other libraries' notices are hidden too.
+    """
+    with library_notices(shown=not quiet):
+        if quiet:
+            yield ignore_progress
+        elif fancy_output_allowed():
+            reporter = RichProgress()
+            with reporter.progress:
+                yield reporter
+        else:
+            yield PlainProgress()

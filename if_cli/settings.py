@@ -8,6 +8,8 @@ The config file is TOML (``if-cli config path`` shows where). Keys are option na
 (``steps``, ``stage_1_model``, ``offload``, ``out`` …; ``-`` and ``_`` both work). A key
 at the top applies to every command that has that option; a table ``[generate]``,
 ``[download]`` or ``[models.rm]`` applies to that command only and wins over the top.
+A TOML value must have its option's type (``watermark = false``, not ``"no"``); an
+environment variable is text and is read as the command line reads it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from if_cli import fault_points
 from if_cli.errors import ConfigError
+from if_cli.untrusted import UnreadableFile, read_bytes
 
 if TYPE_CHECKING:
     import click
 
 CONFIG_ENV = "IF_CLI_CONFIG"
 ENV_PREFIX = "IF_CLI_"
+MAX_CONFIG_BYTES = 1024**2
+# IF_CLI_* variables that are not option defaults.
+OTHER_VARIABLES = {
+    CONFIG_ENV,
+    "IF_CLI_DEBUG",
+    fault_points.FAULT_VARIABLE,
+    fault_points.RELEASE_VARIABLE,
+}
 # Options that make no sense as stored defaults: the CLI's own switches, a dry run that
 # would silently do nothing, and the hub token (a secret: HF_TOKEN or `hf auth login`).
 NOT_SETTINGS = {"help", "version", "install_completion", "show_completion", "dry_run", "token"}
@@ -90,16 +102,29 @@ def _line_of(text: str, key: str, table: str | None) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+def _config_to_read() -> Path | None:
+    """The config file to read, or None where there is none yet (``config path`` says
+    where to create it); something other than a file there (a folder, a FIFO, a broken
+    link) is an error, never silently skipped."""
+    path = config_path()
+    if str(path) == os.devnull or not os.path.lexists(path):  # /dev/null: "no config"
+        return None
+    return path
+
+
 def _read_config(path: Path) -> tuple[dict[str, Any], str]:
     import tomllib
 
+    via = f" ({CONFIG_ENV})" if os.environ.get(CONFIG_ENV) else ""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8")
         return tomllib.loads(text), text
+    except UnreadableFile as exc:
+        raise ConfigError(f"config{via} {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path}: not valid TOML: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config {path} cannot be read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text (bad byte at {exc.start})") from exc
 
 
 def _normal(key: str) -> str:
@@ -148,18 +173,18 @@ def _file_layers(
 def resolve(root: click.Command) -> list[Setting]:
     """Every option's effective default with its source, validated with the option's type."""
     commands = command_options(root)
-    path = config_path()
+    path = _config_to_read()
     top: dict[str, Any] = {}
     tables: dict[str, dict[str, Any]] = {}
     sources: dict[tuple[str | None, str], str] = {}
-    if path.is_file():
+    if path is not None:
         top, tables, sources = _file_layers(path, commands)
     every_option = {name for options in commands.values() for name in options}
     strays = [
         v
         for v in sorted(os.environ)
         if v.startswith(ENV_PREFIX)
-        and v != CONFIG_ENV
+        and v not in OTHER_VARIABLES
         and v.removeprefix(ENV_PREFIX).lower() not in every_option
     ]
     for variable in strays:
@@ -179,6 +204,8 @@ def resolve(root: click.Command) -> list[Setting]:
             else:
                 settings.append(Setting(command, name, option.default, "default"))
                 continue
+            if source != variable:
+                _check_toml_type(option, value, source)
             checked = _checked(option, value, source, context)
             settings.append(Setting(command, name, checked, source))
     return settings
@@ -189,6 +216,45 @@ def _context(root: click.Command, command: str) -> click.Context:
     for part in command.split():
         node = node.commands[part]  # type: ignore[attr-defined]
     return node.context_class(node, info_name=command)
+
+
+def _check_toml_type(option: click.Option, value: Any, source: str) -> None:
+    """A TOML value must already have the option's type: nothing is guessed from text.
+
+    Read as command-line text, ``"no"`` would be false and ``1`` true; in a typed file
+    that is a mistake, so it stops with the key's file and line.
+    """
+    import typing
+    from pathlib import PurePath
+
+    descriptor = getattr(option, "type_descriptor", None)
+    annotation = getattr(descriptor, "annotation", None)
+    if annotation is None:
+        return
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    listed = typing.get_origin(annotation) is list
+    if listed:
+        wanted = "a list of strings"
+        fits = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    elif annotation is bool:
+        wanted, fits = "true or false", isinstance(value, bool)
+    elif annotation is int:
+        wanted, fits = "a whole number", whole
+    elif annotation is float:
+        wanted, fits = "a number", whole or isinstance(value, float)
+    elif annotation is str:  # free text, such as steps = 50 or steps = "smart27"
+        wanted, fits = "a string", isinstance(value, str) or whole
+    elif typing.get_origin(annotation) is typing.Literal or (
+        isinstance(annotation, type) and issubclass(annotation, PurePath)
+    ):
+        wanted, fits = "a string", isinstance(value, str)
+    else:
+        return
+    if not fits:
+        from if_cli.schema import shown
+
+        flag = max(option.opts, key=len)
+        raise ConfigError(f"{source}: {flag} must be {wanted}, got {shown(value)}")
 
 
 def _checked(option: click.Option, value: Any, source: str, context: click.Context) -> Any:

@@ -17,6 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile import (
+    REMOVE,
+    damaged_model,
+    fifo,
+    link_to_zero,
+    nested,
+    sidecar_with,
+)
 from tests.pictures import png_header_only, write_mask, write_picture, write_truncated
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -35,9 +43,17 @@ class Materials(dict[str, str]):
 
     def __missing__(self, name: str) -> str:
         path = self.folder / name
-        make = getattr(self, "_" + name.replace(".", "_").replace("-", "_"))
-        made = make(path)
-        self[name] = str(made or path)
+        if name in LINES:
+            path.write_text("".join(json.dumps(line) + "\n" for line in LINES[name]))
+        elif name in SIDECARS:
+            path.write_text(json.dumps(sidecar_with(SIDECARS[name])))
+        elif name in CONFIGS:
+            path.write_text(CONFIGS[name])
+        elif name in DAMAGED_MODELS:
+            damaged_model(self.repos["stage_1"], path, DAMAGED_MODELS[name])
+        else:
+            getattr(self, "_" + name.replace(".", "_").replace("-", "_"))(path)
+        self[name] = str(path)
         return self[name]
 
     # Pictures
@@ -141,6 +157,41 @@ class Materials(dict[str, str]):
             weights.unlink()
         (path / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
 
+    # Files that are not files, and files too big or too deep to read.
+    def _fifo_json(self, path: Path) -> None:
+        fifo(path)
+
+    def _zero_json(self, path: Path) -> None:
+        link_to_zero(path)
+
+    def _deep_json(self, path: Path) -> None:
+        path.write_text(nested(100_000))
+
+    def _dangling_toml(self, path: Path) -> None:
+        path.symlink_to(self.folder / "no-such.toml")
+
+    def _deep_jsonl(self, path: Path) -> None:
+        path.write_text('{"prompt": ' + nested(100_000) + "}\n")
+
+    def _big_json(self, path: Path) -> None:
+        path.write_text(json.dumps({"padding": " " * (2 * 1024**2)}))
+
+    # Model folders with a damaged JSON file.
+    def _bad_config_model(self, path: Path) -> None:
+        shutil.copytree(self.repos["stage_1"], path)
+        (path / "unet" / "config.json").write_text("{ not json")
+
+    def _bad_shards_model(self, path: Path) -> None:
+        shutil.copytree(self.repos["stage_1"], path)
+        (path / "text_encoder" / "model.safetensors.index.json").write_text(
+            json.dumps({"weight_map": {"shared.weight": "../../../etc/passwd"}})
+        )
+
+    def _fifo_index_model(self, path: Path) -> None:
+        shutil.copytree(self.repos["stage_1"], path)
+        (path / "model_index.json").unlink()
+        fifo(path / "model_index.json")
+
     def _code_model(self, path: Path) -> None:
         shutil.copytree(self.repos["stage_1"], path)
         index = json.loads((path / "model_index.json").read_text())
@@ -162,6 +213,74 @@ def case(*args: str, code: int = 2, says: str, env: dict[str, str] | None = None
     return Case(args, code, says, env or {})
 
 
+# JSON Lines prompt files, by name: each line's object.
+LINES: dict[str, list[dict[str, object]]] = {
+    "negative-int.jsonl": [{"prompt": "a fox", "negative_prompt": 5}],
+    "prompt-int.jsonl": [{"prompt": 5}],
+    "watermark-no.jsonl": [{"prompt": "a fox", "watermark": "no"}],
+    "seed-float.jsonl": [{"prompt": "a fox", "seed": 1.5}],
+    "model-int.jsonl": [{"prompt": "a fox", "stage_1_model": 5}],
+    "guidance-text.jsonl": [{"prompt": "a fox", "guidance_scale": "7"}],
+    "count-bool.jsonl": [{"prompt": "a fox", "num_images": True}],
+    "steps-list.jsonl": [{"prompt": "a fox", "steps": [50]}],
+    "name-object.jsonl": [{"prompt": "a fox", "name": {"a": 1}}],
+    "no-prompt.jsonl": [{"seed": 3}],
+    "billion.jsonl": [{"prompt": "a fox", "num_images": 10**9}],
+    "too-many.jsonl": [{"prompt": f"fox {n}", "num_images": 10_000} for n in range(11)],
+}
+# Sidecars given to replay: a valid one with one field changed.
+SIDECARS: dict[str, dict[str, object]] = {
+    "valid.json": {},
+    "init-text.json": {"request.init": "photo.png"},
+    "init-no-fit.json": {
+        "request.init": {"source": "a.png", "mask": None, "sha256": "0" * 64},
+        "request.flow": "img2img",
+    },
+    "prompt-int.json": {"image.prompt": 5},
+    "seed-text.json": {"image.seed": "abc"},
+    "watermark-no.json": {"request.watermark": "no"},
+    "steps-float.json": {"request.stage_1.steps": 2.5},
+    "no-runtime.json": {"runtime": REMOVE},
+    "models-list.json": {"models.stage_1": ["DeepFloyd/IF-I-XL-v1.0"]},
+    "other-tool.json": {"tool.name": "comfyui"},
+}
+CONFIGS: dict[str, str] = {
+    "watermark-no.toml": 'watermark = "no"\n',
+    "steps-bool.toml": "[generate]\nsteps = true\n",
+    "guidance-text.toml": 'guidance_scale = "7"\n',
+    "out-number.toml": "out = 5\n",
+    "device-list.toml": 'device = ["cpu"]\n',
+}
+DAMAGED_MODELS: dict[str, str] = {
+    "truncated-model": "truncated",
+    "header-not-json-model": "header-not-json",
+    "absurd-shape-model": "absurd-shape",
+    "long-header-model": "long-header",
+    "tiny-weights-model": "tiny",
+    "gap-model": "gap",
+}
+
+
+def named(template: str, says: str) -> Case:
+    return case("generate", "x", "--name", template, says=says)
+
+
+def lines(name: str, says: str) -> Case:
+    return case("generate", "--prompts", f"<{name}>", says=f"{name}:{says}")
+
+
+def replayed(name: str, says: str) -> Case:
+    return case("replay", f"<{name}>", says=says)
+
+
+def configured(name: str, says: str) -> Case:
+    return case("generate", "x", says=says, env={"IF_CLI_CONFIG": f"<{name}>"})
+
+
+def damaged(name: str, says: str, *extra: str) -> Case:
+    return case("generate", "x", "--stage-1-model", f"<{name}>", *extra, code=3, says=says)
+
+
 GOOD = "<good.png>"
 CASES: dict[str, Case] = {
     # Numbers out of range or of the wrong type, for each stage.
@@ -181,7 +300,7 @@ CASES: dict[str, Case] = {
     "seed too big": case("generate", "x", "--seed", str(2**64), says="seed must be from 0"),
     "seed word": case("generate", "x", "--seed", "abc", says="'--seed'"),
     "num images 0": case(
-        "generate", "x", "--num-images", "0", says="num_images must be at least 1"
+        "generate", "x", "--num-images", "0", says="num_images must be from 1 to 10000"
     ),
     "num images fraction": case("generate", "x", "--num-images", "1.5", says="'--num-images'"),
     "batch size 0": case("generate", "x", "--batch-size", "0", says="batch_size must be at least"),
@@ -281,9 +400,9 @@ CASES: dict[str, Case] = {
     "out on no drive": case(
         "generate", "x", "-o", "/proc/if-cli-test/out", code=6, says="cannot write"
     ),
-    "name field unknown": case("generate", "x", "--name", "{nope}", says="unknown field {nope}"),
-    "name is a path": case("generate", "x", "--name", "../{seed}", says="not a path"),
-    "name empty": case("generate", "x", "--name", "", says="the name template is empty"),
+    "name field unknown": named("{nope}", "unknown field {nope}"),
+    "name is a path": named("../{seed}", "not a path"),
+    "name empty": named("", "the name template is empty"),
     # Models that are missing or are not models.
     "model not cached": case(
         "generate", "x", "--stage-1-model", "I-M", code=3, says="is not in the Hugging Face cache"
@@ -298,7 +417,7 @@ CASES: dict[str, Case] = {
         "generate", "x", "--stage-1-model", "<empty-model>", code=3, says="no model_index.json"
     ),
     "model index broken": case(
-        "generate", "x", "--stage-1-model", "<broken-index>", code=3, says="cannot be read"
+        "generate", "x", "--stage-1-model", "<broken-index>", code=3, says="model_index.json is not"
     ),
     "model of the wrong stage": case(
         "generate", "x", "--stage-1-model", "II-L", code=3, says="not a stage 1 model"
@@ -316,7 +435,7 @@ CASES: dict[str, Case] = {
     "config wrong type": case(
         "generate",
         "x",
-        says="bad value 'two' for --batch-size",
+        says='--batch-size must be a whole number, got "two"',
         env={"IF_CLI_CONFIG": "<typed.toml>"},
     ),
     "config show broken": case(
@@ -336,6 +455,73 @@ CASES: dict[str, Case] = {
     "replay bad stage": case("replay", "<foreign.json>", "--stages", "five", says="'--stages'"),
     "doctor unknown device": case("doctor", "--device", "tpu", says="'tpu' is not one of"),
     "download offline": case("download", "I-XL", "--yes", code=8, says="HF_HUB_OFFLINE is set"),
+    # Name templates that once failed only after the image was made.
+    "name format on text": named("{slug:>10}", "take a format"),
+    "name positional field": named("{}", "unknown field {}"),
+    "name numbered field": named("{0}", "unknown field {0}"),
+    "name conversion": named("{seed!r}", "conversions are not"),
+    "name hex seed": named("{seed:x}", "take a format"),
+    "name attribute": named("{seed.real}", "{seed.real}"),
+    "name item": named("{seed[0]}", "{seed[0]}"),
+    "name nested spec": named("{seed:{slug}}", "take a format"),
+    "name width too wide": named("{seed:0200d}", "up to 99"),
+    "name lone brace": case("img2img", GOOD, "x", "--name", "a}b", says="bad name template"),
+    "name on replay": case("replay", "<valid.json>", "--name", "{}", says="unknown field {}"),
+    # Prompt-file values of the wrong type.
+    "line negative prompt number": lines("negative-int.jsonl", '1: "negative_prompt" must be a'),
+    "line prompt number": lines("prompt-int.jsonl", '1: "prompt" must be a string, got 5'),
+    "line watermark text": lines("watermark-no.jsonl", '1: "watermark" must be true or false'),
+    "line seed fraction": lines("seed-float.jsonl", '1: "seed" must be a whole number'),
+    "line model number": lines("model-int.jsonl", '1: "stage_1_model" must be a string'),
+    "line guidance text": lines("guidance-text.jsonl", '1: "guidance_scale" must be a number'),
+    "line count boolean": lines("count-bool.jsonl", '1: "num_images" must be a whole number'),
+    "line steps list": lines("steps-list.jsonl", '1: "steps" must be a step count'),
+    "line name object": lines("name-object.jsonl", '1: "name" must be a string, got an object'),
+    "line without prompt": lines("no-prompt.jsonl", '1: "prompt" is missing'),
+    "line nested deep": lines("deep.jsonl", "1: nested more than 64 levels deep"),
+    "line of a billion images": lines("billion.jsonl", "1: num_images must be from 1 to 10000"),
+    "run of too many images": case(
+        "generate", "--prompts", "<too-many.jsonl>", says="one run makes at most 100,000"
+    ),
+    "million images": case(
+        "generate", "x", "--num-images", "1000000", says="num_images must be from 1 to 10000"
+    ),
+    "prompt file is a device": case("generate", "--prompts", "/dev/zero", says="is a device"),
+    "prompt file endless": case("generate", "--prompts", "<zero.json>", says="is a device"),
+    # Sidecars handed to replay: wrong types, and files that are not sidecars at all.
+    "sidecar init text": replayed("init-text.json", "request.init must be an object"),
+    "sidecar init without fit": replayed("init-no-fit.json", "request.init.fit is missing"),
+    "sidecar prompt number": replayed("prompt-int.json", "image.prompt must be a string"),
+    "sidecar seed text": replayed("seed-text.json", 'image.seed must be a whole number, got "abc"'),
+    "sidecar watermark text": replayed("watermark-no.json", "request.watermark must be true"),
+    "sidecar steps fraction": replayed("steps-float.json", "request.stage_1.steps must be a"),
+    "sidecar without runtime": replayed("no-runtime.json", "runtime is missing"),
+    "sidecar model list": replayed("models-list.json", "models.stage_1 must be an object"),
+    "sidecar of another tool": replayed("other-tool.json", "written by 'comfyui'"),
+    "sidecar FIFO": replayed("fifo.json", "is a FIFO (named pipe), not a regular file"),
+    "sidecar endless": replayed("zero.json", "is a device, not a regular file"),
+    "sidecar nested deep": replayed("deep.json", "nested more than 64 levels deep"),
+    "sidecar huge": replayed("big.json", "is larger than 1,048,576 bytes"),
+    # Config files that are not files, and typed values of the wrong type.
+    "config is a folder": configured("folder", "is a folder"),
+    "config is a FIFO": configured("fifo.json", "is a FIFO (named pipe), not a regular file"),
+    "config is a broken link": configured("dangling.toml", "is a broken link"),
+    "config watermark text": configured("watermark-no.toml", "--watermark must be true or false"),
+    "config steps boolean": configured("steps-bool.toml", "--stage-1-steps must be a string"),
+    "config guidance text": configured("guidance-text.toml", 'must be a number, got "7"'),
+    "config folder number": configured("out-number.toml", "--out must be a string, got 5"),
+    "config device list": configured("device-list.toml", "--device must be a string, got a list"),
+    # Damaged model files: found from the headers, before any weights load.
+    "weights truncated": damaged("truncated-model", "is truncated"),
+    "weights truncated, dry run": damaged("truncated-model", "is truncated", "--dry-run"),
+    "weights header not JSON": damaged("header-not-json-model", "header that is not valid JSON"),
+    "weights absurd shape": damaged("absurd-shape-model", "but its shape and dtype need"),
+    "weights header too long": damaged("long-header-model", "-byte header in a"),
+    "weights too short": damaged("tiny-weights-model", "too short for a safetensors header"),
+    "weights with a gap": damaged("gap-model", "overlap or leave a gap"),
+    "model config not JSON": damaged("bad-config-model", "unet/config.json is not valid JSON"),
+    "model shard outside": damaged("bad-shards-model", "no valid weight_map of shard file"),
+    "model index a FIFO": damaged("fifo-index-model", "model_index.json is a FIFO"),
 }
 
 
@@ -368,14 +554,14 @@ def test_a_bad_input_is_one_line_a_documented_code_and_nothing_written(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("if-cli: error: ") and bad.words in lines[0], lines[0]
     assert done.stdout == ""
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()  # not even an empty folder
     assert sorted(Path(materials.folder).rglob("*")) == before
     assert not (Path(materials.folder) / "code-ran").exists()
 
 
-def test_the_matrix_covers_every_command_and_sixty_cases() -> None:
+def test_the_matrix_covers_every_command_and_a_hundred_and_fifty_cases() -> None:
     commands = {case.args[0] for case in CASES.values()}
-    assert len(CASES) >= 60
+    assert len(CASES) >= 150
     assert commands >= {
         "generate", "img2img", "inpaint", "style", "upscale", "download", "replay", "models",
         "config", "doctor",

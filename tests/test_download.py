@@ -182,6 +182,30 @@ def test_rerunning_a_complete_download_transfers_no_file(
     assert "0 B to fetch" in again.stderr
 
 
+@pytest.mark.parametrize("damage", ["truncated", "header-not-json"])
+def test_a_damaged_cached_file_is_named_by_generate_and_fetched_again_by_download(
+    online: Callable[..., subprocess.CompletedProcess[str]], hub: FakeHub, damage: str
+) -> None:
+    assert online("download", "I-XL", "--yes").returncode == 0
+    weights = _snapshot(online.home) / UNET_FP16  # type: ignore[attr-defined]
+    good = weights.read_bytes()
+    blob = weights.resolve()
+    if damage == "truncated":
+        blob.write_bytes(good[: len(good) // 3])
+    else:
+        blob.write_bytes(good[:8] + b"x" * (len(good) - 8))  # same size, header destroyed
+    used = online("generate", "a fox", "--stages", "1", "--dtype", "fp16", "--dry-run")
+    assert used.returncode == 3
+    assert used.stderr.startswith(f"if-cli: error: {IF_I} is damaged: {UNET_FP16} ")
+    assert used.stderr.rstrip().endswith("run `if-cli download I-XL` to fetch it again")
+    before = len(hub.file_gets())
+    again = online("download", "I-XL", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert "1 damaged in the cache" in again.stderr
+    assert hub.file_gets()[before:] == [UNET_FP16]
+    assert weights.read_bytes() == good
+
+
 def test_stage_two_repos_skip_the_text_encoder_the_engine_never_loads(
     online: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:

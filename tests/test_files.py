@@ -35,8 +35,12 @@ def test_a_failing_writer_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_output_dir_is_created_when_missing(tmp_path: Path) -> None:
-    assert ensure_writable_dir(tmp_path / "new" / "deep").is_dir()
+def test_output_dir_is_created_when_missing_and_the_new_folders_are_named(
+    tmp_path: Path,
+) -> None:
+    created = ensure_writable_dir(tmp_path / "new" / "deep")
+    assert created == [tmp_path / "new", tmp_path / "new" / "deep"]
+    assert created[-1].is_dir() and ensure_writable_dir(tmp_path / "new" / "deep") == []
 
 
 def test_output_dir_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from if_cli.engine.memory import (
     resolve_device,
     resolve_dtype,
 )
-from if_cli.engine.models import ModelSource, read_tensor_infos, weight_files
+from if_cli.engine.models import ModelSource, weight_files
+from if_cli.engine.safetensors_header import read_tensor_infos
 from if_cli.errors import DeviceUnavailableError
 
 SOURCE = ModelSource(ref="x", path=Path("/nowhere"))

@@ -63,4 +63,4 @@ def test_replay_of_something_that_is_not_a_sidecar_is_one_clear_line(
     assert completed.returncode == 2
     assert completed.stderr.startswith(f"if-cli: error: {bogus} is not an if-cli sidecar")
     missing = cli("replay", str(tmp_path / "nope.json"))
-    assert missing.returncode == 2 and "is not an if-cli sidecar" in missing.stderr
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

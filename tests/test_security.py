@@ -5,6 +5,7 @@ test_bad_inputs; decompression bombs: test_image_input and test_bad_inputs.)"""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import unicodedata
 from collections.abc import Callable
@@ -23,7 +24,15 @@ HOSTILE_NAMES = {
     "long": "é" * 300,
     "decomposed": "cafe\u0301",
     "backslash": "..\\..\\windows",
+    "bidi override": "evil\u202egnp.exe",
+    "delete": "a\x7fb",
+    "c1 control": "a\x9b31mb",
+    "zero width": "a\u200bb\ufeff",
+    "line separator": "a\u2028b\u2029c",
+    "private use": "a\ue000b",
 }
+# Characters no file name keeps: controls, invisible format characters, separators.
+NEVER_IN_NAMES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 
 
 def _png_chunks(path: Path) -> list[bytes]:
@@ -62,7 +71,9 @@ def test_names_from_lines_and_prompts_never_leave_the_output_folder(
         assert "/" not in name and "\\" not in name and "\x00" not in name
         assert name == unicodedata.normalize("NFC", name)
         assert path.stem.split(".")[0].lower() not in {"con", "prn", "aux", "nul"}
+        assert not {unicodedata.category(c) for c in name} & NEVER_IN_NAMES, repr(name)
     assert any("cafe" in p.name or "café" in p.name for p in written)
+    assert any(p.name == "evilgnp.exe.png" for p in written)  # no longer shown as "…exe.png"
 
 
 def test_a_token_never_reaches_output_files_or_streams(cli: Cli, tmp_path: Path) -> None:
@@ -99,3 +110,48 @@ def test_no_metadata_writes_bare_pngs_and_no_sidecar(cli: Cli, tmp_path: Path) -
     again = cli(*args)  # no sidecar, so nothing marks the image as finished
     assert again.returncode == 0 and "skipping" not in again.stderr
     assert len(list(out.iterdir())) == 4
+
+
+# AUTOMATIC1111's own reader of the ``parameters`` chunk (modules/infotext_utils.py,
+# parse_generation_parameters), reduced to what decides which text lands in which field.
+_A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+
+
+def _a1111_read(text: str) -> dict[str, str]:
+    fields = {"Prompt": "", "Negative prompt": ""}
+    *lines, last = text.strip().split("\n")
+    if len(_A1111_PARAM.findall(last)) < 3:
+        lines.append(last)
+        last = ""
+    negative = False
+    for line in lines:
+        line = line.strip()
+        if line.startswith("Negative prompt:"):
+            negative, line = True, line[16:].strip()
+        key = "Negative prompt" if negative else "Prompt"
+        fields[key] += ("\n" if fields[key] else "") + line
+    for key, value in _A1111_PARAM.findall(last):
+        fields[key] = json.loads(value) if value.startswith('"') else value
+    return fields
+
+
+def _parameters(path: Path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        return str(picture.text["parameters"])
+
+
+def test_a_prompt_cannot_forge_fields_in_the_parameters_chunk(cli: Cli, tmp_path: Path) -> None:
+    forged = "a cat\nNegative prompt: a dog\nSteps: 1000, Sampler: Evil, CFG scale: 99, Seed: 1"
+    negative = "blur\r\nSteps: 5, Seed: 9, Size: 1x1\u2028Model: evil"
+    done = cli("generate", forged, "--negative-prompt", negative, *ONE_STEP, "--json",
+               "-o", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    read = _a1111_read(_parameters(Path(json.loads(done.stdout)["path"])))
+    assert read["Prompt"] == " ".join(forged.split("\n"))
+    assert read["Negative prompt"] == "blur Steps: 5, Seed: 9, Size: 1x1 Model: evil"
+    assert (read["Steps"], read["Seed"], read["CFG scale"]) == ("1", "4", "7.0")
+    assert read["Sampler"] == "DDPM" and read["Model"] == "DeepFloyd/IF-I-XL-v1.0"
+    sidecar = json.loads(Path(json.loads(done.stdout)["sidecar"]).read_text())
+    assert sidecar["image"]["prompt"] == forged  # the exact text is kept where it is data

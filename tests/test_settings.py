@@ -89,7 +89,10 @@ def test_a_top_level_key_applies_to_every_command_that_has_the_option(
         ("steps = = 3\n", "not valid TOML: Invalid value (at line 1, column 9)"),
         ("\n[generate]\nnum_imagez = 3\n", ":3: 'num_imagez' is not an option of the generate"),
         ('offload = "everything"\n', ":1: bad value 'everything' for --offload"),
-        ('[generate]\nnum_images = "many"\n', ":2: bad value 'many' for --num-images"),
+        (
+            '[generate]\nnum_images = "many"\n',
+            ':2: --num-images must be a whole number, got "many"',
+        ),
         ("[paint]\nsteps = 3\n", ":1: [paint] is not an if-cli command"),
         ('token = "hf_secret"\n', ":1: 'token' is not an option of any command"),
     ],
@@ -123,6 +126,13 @@ def test_an_unknown_if_cli_variable_is_warned_about(
     assert completed.returncode == 0
     completed = configured(None, "models", "--json", env={"IF_CLI_OFLOAD": "none"})
     assert "if-cli: warning: IF_CLI_OFLOAD matches no if-cli option" in completed.stderr
+
+
+def test_documented_if_cli_variables_are_not_taken_for_options(
+    configured: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    completed = configured(None, "models", "--json", env={"IF_CLI_DEBUG": "1"})
+    assert completed.returncode == 0 and "warning" not in completed.stderr
 
 
 def test_config_path_defaults_to_the_user_config_folder(cli: Cli, tmp_path: Path) -> None:

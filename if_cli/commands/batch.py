@@ -5,13 +5,14 @@ jobs with seeds ``seed, seed+1, …``; an item without its own seed continues fr
 seed by image count, so adding a seed to one line never shifts the others. Jobs with the
 same settings share requests, ``chunk_size`` images each, so every model is loaded once
 per chunk and the GPU sees batches. A job whose fingerprint an existing sidecar already
-carries is finished and skipped.
+carries is finished and skipped. A run holds at most ``MAX_RUN_IMAGES`` images, counted
+before any job is made, so a typo such as ``--num-images 1000000`` fails at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,8 +22,14 @@ from typing import Any
 from if_cli.commands.prompt_file import ARGUMENT, PromptItem
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import InvalidRequestError
+from if_cli.output.metadata import MAX_SIDECAR_BYTES
+from if_cli.untrusted import UnreadableFile, read_json
 
 RequestBuilder = Callable[[Mapping[str, Any]], GenerationRequest]
+MAX_RUN_IMAGES = 100_000
+"""Images in one run (planning them takes about 5 s); split larger batches into runs."""
+
+log = logging.getLogger("if_cli")
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ def plan_jobs(
     base_seed = options.get("seed")
     if base_seed is None:
         base_seed = secrets.randbelow(2**32)
-    jobs: list[ImageJob] = []
+    requests = []
     offset = 0
     for item in items:
         merged = {**options, **item.overrides}
@@ -63,6 +70,15 @@ def plan_jobs(
             if item.source == ARGUMENT:
                 raise
             raise InvalidRequestError(f"{item.where}: {error.message}", error.hint) from error
+        requests.append((item, seed, single))
+        offset += single.num_images
+    if offset > MAX_RUN_IMAGES:
+        raise InvalidRequestError(
+            f"the run asks for {offset:,} images; one run makes at most {MAX_RUN_IMAGES:,}",
+            hint="split the prompts into several runs (each resumes on its own)",
+        )
+    jobs: list[ImageJob] = []
+    for item, seed, single in requests:
         for k in range(single.num_images):
             request = dataclasses.replace(
                 single, num_images=1, seed=None, prompts=(item.prompt,), seeds=(seed + k,)
@@ -78,21 +94,45 @@ def plan_jobs(
                     fingerprint=request.image_fingerprint(item.prompt, seed + k),
                 )
             )
-        offset += single.num_images
     return jobs
 
 
 def finished_fingerprints(out: Path) -> set[str]:
-    """Fingerprints of images in ``out`` whose PNG and sidecar are both complete."""
-    done = set()
-    for sidecar in out.glob("*.json") if out.is_dir() else ():
+    """Fingerprints of images in ``out`` whose PNG and sidecar are both complete.
+
+    Every ``*.json`` there is untrusted: a file that cannot be read as JSON (a FIFO, a
+    link to a device, a huge or absurdly nested file) is skipped with one warning for
+    all of them; a JSON file that is not an if-cli sidecar is skipped silently.
+    """
+    done: set[str] = set()
+    unreadable: list[UnreadableFile] = []
+    for sidecar in sorted(out.glob("*.json")) if out.is_dir() else ():
         try:
-            image = json.loads(sidecar.read_text())["image"]
-            if (out / image["files"]["image"]).is_file() and image.get("fingerprint"):
-                done.add(image["fingerprint"])
-        except (OSError, ValueError, KeyError, TypeError):
+            image = read_json(sidecar, MAX_SIDECAR_BYTES)["image"]
+            fingerprint, name = image["fingerprint"], image["files"]["image"]
+        except UnreadableFile as exc:
+            unreadable.append(exc)
+            continue
+        except (KeyError, TypeError):
             continue  # not an if-cli sidecar
+        if isinstance(fingerprint, str) and isinstance(name, str) and _complete(out, name):
+            done.add(fingerprint)
+    if unreadable:
+        shown = "; ".join(str(problem) for problem in unreadable[:3])
+        log.warning(
+            "skipped %d unreadable file(s) in %s while looking for finished images: %s%s",
+            len(unreadable),
+            out,
+            shown,
+            "; …" if len(unreadable) > 3 else "",
+        )
     return done
+
+
+def _complete(out: Path, name: str) -> bool:
+    """Whether the PNG a sidecar names is a regular file in ``out`` itself."""
+    path = out / name
+    return path.parent == out and path.is_file()
 
 
 def make_chunks(jobs: list[ImageJob], chunk_size: int) -> list[Chunk]:

@@ -81,8 +81,9 @@ def download(
         return
     for plan in plans:
         if not quiet:
+            damaged = f", {len(plan.damaged)} damaged in the cache" if plan.damaged else ""
             say(
-                f"{plan.repo_id}@{plan.commit[:10]}: {len(plan.files)} files, "
+                f"{plan.repo_id}@{plan.commit[:10]}: {len(plan.files)} files{damaged}, "
                 f"{human_bytes(plan.missing_bytes)} to fetch "
                 f"(a full snapshot would be {human_bytes(plan.repo_bytes)})"
             )

@@ -2,46 +2,46 @@
 
 Plain text skips blank lines and ``#`` comments. In JSON Lines each object sets
 ``prompt`` and may override any per-image option of ``generate`` (``seed``,
-``num_images``, ``steps``, ``guidance_scale``, ``name`` …). Every problem is reported
-with its file and line before any model is loaded.
+``num_images``, ``steps``, ``guidance_scale``, ``name`` …); each value must have its
+option's type (``"watermark": false``, not ``"no"``), and null means "not set on this
+line". Every problem is reported with its file and line before any model is loaded.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from if_cli.errors import InvalidRequestError
+from if_cli.schema import SchemaError, check_value
+from if_cli.untrusted import UnreadableFile, parse_json, read_bytes
 
 # The source of the item made from the PROMPT argument rather than a file line.
 ARGUMENT = "<argument>"
+MAX_PROMPT_FILE_BYTES = 64 * 1024**2
 
-# Options a line may set; the rest (device, offload, out …) are per run.
-ITEM_FIELDS = frozenset(
-    {
-        "prompt",
-        "negative_prompt",
-        "seed",
-        "num_images",
-        "name",
-        "stages",
-        "steps",
-        "guidance_scale",
-        "stage_2_steps",
-        "stage_2_guidance_scale",
-        "stage_2_noise_level",
-        "stage_3_steps",
-        "stage_3_guidance_scale",
-        "stage_3_noise_level",
-        "stage_1_model",
-        "stage_2_model",
-        "stage_3_model",
-        "watermark",
-    }
-)
+# Options a line may set, with the type each must have; the rest (device, out …) are per run.
+ITEM_FIELDS: dict[str, str] = {
+    "prompt": "text",
+    "negative_prompt": "text",
+    "seed": "whole",
+    "num_images": "whole",
+    "name": "text",
+    "stages": "whole",
+    "steps": "steps",
+    "guidance_scale": "number",
+    "stage_2_steps": "steps",
+    "stage_2_guidance_scale": "number",
+    "stage_2_noise_level": "whole",
+    "stage_3_steps": "steps",
+    "stage_3_guidance_scale": "number",
+    "stage_3_noise_level": "whole",
+    "stage_1_model": "text",
+    "stage_2_model": "text",
+    "stage_3_model": "text",
+    "watermark": "flag",
+}
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,16 @@ class PromptItem:
 
 
 def _read_text(source: str) -> str:
+    """The file's text: a regular file or a pipe (``<(…)``, ``-``), at most 64 MiB."""
     try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    except OSError as exc:
-        raise InvalidRequestError(f"cannot read prompt file {source}: {exc.strerror}") from exc
+        if source == "-":
+            data = sys.stdin.buffer.read(MAX_PROMPT_FILE_BYTES + 1)
+            if len(data) > MAX_PROMPT_FILE_BYTES:
+                raise UnreadableFile("<stdin>", f"is larger than {MAX_PROMPT_FILE_BYTES:,} bytes")
+        else:
+            data = read_bytes(source, MAX_PROMPT_FILE_BYTES, streams=True)
+    except UnreadableFile as exc:
+        raise InvalidRequestError(f"cannot read prompt file {exc}") from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -82,23 +88,26 @@ def _is_json_lines(source: str, lines: list[str]) -> bool:
 def _json_item(source: str, number: int, text: str) -> PromptItem:
     where = f"{source}:{number}"
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{where}: not valid JSON: {exc.msg}") from exc
+        data = parse_json(text)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{where}: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidRequestError(f"{where}: each line must be a JSON object")
-    unknown = sorted(set(data) - ITEM_FIELDS)
+    unknown = sorted(set(data) - set(ITEM_FIELDS))
     if unknown:
         raise InvalidRequestError(
             f"{where}: unknown field {unknown[0]!r}",
             hint="fields: " + ", ".join(sorted(ITEM_FIELDS)),
         )
-    prompt = data.pop("prompt", None)
-    if not isinstance(prompt, str):
-        raise InvalidRequestError(f'{where}: "prompt" must be a string')
-    if "name" in data and not isinstance(data["name"], str):
-        raise InvalidRequestError(f'{where}: "name" must be a string')
-    return PromptItem(source, number, prompt, data)
+    if data.get("prompt") is None:
+        raise InvalidRequestError(f'{where}: "prompt" is missing')
+    try:
+        for key, value in data.items():
+            check_value(f'"{key}"', value, ITEM_FIELDS[key] + "?")
+    except SchemaError as exc:
+        raise InvalidRequestError(f"{where}: {exc}") from exc
+    overrides = {key: value for key, value in data.items() if value is not None}
+    return PromptItem(source, number, overrides.pop("prompt"), overrides)
 
 
 def read_prompt_file(source: str) -> list[PromptItem]:

@@ -10,7 +10,6 @@ carries on to 1024 px. A replay is always made, never skipped, and never overwri
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +21,7 @@ from if_cli.output.naming import DEFAULT_TEMPLATE
 from if_cli.progress import say
 
 if TYPE_CHECKING:
+    from if_cli.commands.batch import ImageJob
     from if_cli.engine.image_input import ImageInput
 
 
@@ -37,46 +37,52 @@ def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
 
 
 def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
-    """The option values that make the sidecar's image again."""
-    from if_cli.output.metadata import SIDECAR_SCHEMA
+    """The option values that make the sidecar's image again.
+
+    Every field used is type-checked first (``read_sidecar``), so a hand-edited or
+    foreign file is one line naming the field, never an error inside the run.
+    """
+    from if_cli.output.metadata import read_sidecar
+    from if_cli.schema import SchemaError
+    from if_cli.untrusted import UnreadableFile
 
     try:
-        side = json.loads(path.read_text())
-        if side.get("schema") != SIDECAR_SCHEMA:
-            raise ValueError(f"schema {side.get('schema')!r}, expected {SIDECAR_SCHEMA}")
-        image, request, runtime = side["image"], side["request"], side["runtime"]
-        values: dict[str, Any] = {
-            "prompt": image["prompt"],
-            "negative_prompt": request["negative_prompt"],
-            "seed": image["seed"],
-            "num_images": 1,
-            "stages": stages or request["last_stage"],
-            "batch_size": 1,
-            "watermark": request["watermark"],
-            "keep_intermediates": request["keep_intermediates"],
-            "device": runtime["device"].split(":")[0],
-            "dtype": runtime["dtype"],
-            "offload": "auto",
-            "variant": request["placement"]["variant"],
-        }
-        names = {
-            1: ("steps", "guidance_scale"),
-            2: ("stage_2_steps", "stage_2_guidance_scale"),
-            3: ("stage_3_steps", "stage_3_guidance_scale"),
-        }
-        for stage, (steps, guidance) in names.items():
-            settings = request[f"stage_{stage}"]
-            values[f"stage_{stage}_model"] = _model(side, stage, settings)
-            values[steps] = settings["steps"]
-            values[guidance] = settings["guidance_scale"]
-            values[f"stage_{stage}_strength"] = settings.get("strength")
-            if stage > 1:
-                values[f"stage_{stage}_noise_level"] = settings["noise_level"]
-        values["flow"] = request.get("flow", "generate")
-        values["first_stage"] = request.get("first_stage", 1)
-        values["init"] = request.get("init")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        side = read_sidecar(path)
+    except UnreadableFile as exc:
+        raise InvalidRequestError(f"sidecar {exc}") from exc
+    except SchemaError as exc:
         raise InvalidRequestError(f"{path} is not an if-cli sidecar: {exc}") from exc
+    image, request, runtime = side["image"], side["request"], side["runtime"]
+    values: dict[str, Any] = {
+        "prompt": image["prompt"],
+        "negative_prompt": request["negative_prompt"],
+        "seed": image["seed"],
+        "num_images": 1,
+        "stages": stages or request["last_stage"],
+        "batch_size": 1,
+        "watermark": request["watermark"],
+        "keep_intermediates": request["keep_intermediates"],
+        "device": runtime["device"].split(":")[0],
+        "dtype": runtime["dtype"],
+        "offload": "auto",
+        "variant": request["placement"]["variant"],
+    }
+    names = {
+        1: ("steps", "guidance_scale"),
+        2: ("stage_2_steps", "stage_2_guidance_scale"),
+        3: ("stage_3_steps", "stage_3_guidance_scale"),
+    }
+    for stage, (steps, guidance) in names.items():
+        settings = request[f"stage_{stage}"]
+        values[f"stage_{stage}_model"] = _model(side, stage, settings)
+        values[steps] = settings["steps"]
+        values[guidance] = settings["guidance_scale"]
+        values[f"stage_{stage}_strength"] = settings.get("strength")
+        if stage > 1:
+            values[f"stage_{stage}_noise_level"] = settings["noise_level"]
+    values["flow"] = request.get("flow") or "generate"
+    values["first_stage"] = request.get("first_stage") or 1
+    values["init"] = request.get("init")
     return values
 
 
@@ -99,6 +105,22 @@ def _input_again(record: dict[str, Any] | None) -> ImageInput | None:
     return init
 
 
+def replay_jobs(sidecar: Path, stages: int | None) -> list[ImageJob]:
+    """The one job that makes a sidecar's image again, every value checked."""
+    from if_cli.commands.batch import plan_jobs
+    from if_cli.commands.cascade_options import request_from_options
+    from if_cli.commands.prompt_file import ARGUMENT, PromptItem
+
+    values = options_from_sidecar(sidecar, stages)
+    build = functools.partial(
+        request_from_options,
+        flow=values["flow"],
+        init=_input_again(values["init"]),
+        first_stage=values["first_stage"],
+    )
+    return plan_jobs([PromptItem(ARGUMENT, 0, values["prompt"])], values, build)
+
+
 def replay(
     sidecar: Annotated[
         Path, typer.Argument(help="A NAME.json written by if-cli.", metavar="SIDECAR")
@@ -119,19 +141,9 @@ def replay(
 ) -> None:
     """Make again the image a sidecar describes (same pixels on the same device and
     dtype), or continue it to a later stage."""
-    from if_cli.commands.batch import plan_jobs
-    from if_cli.commands.cascade_options import request_from_options
-    from if_cli.commands.prompt_file import ARGUMENT, PromptItem
     from if_cli.commands.run import RunOptions, run_jobs
 
-    values = options_from_sidecar(sidecar, stages)
-    build = functools.partial(
-        request_from_options,
-        flow=values["flow"],
-        init=_input_again(values["init"]),
-        first_stage=values["first_stage"],
-    )
-    jobs = plan_jobs([PromptItem(ARGUMENT, 0, values["prompt"])], values, build)
+    jobs = replay_jobs(sidecar, stages)
     run_jobs(
         jobs, RunOptions(out=out, name=name, quiet=quiet, json_output=json_output, overwrite=True)
     )

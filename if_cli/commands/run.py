@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,17 @@ from if_cli.commands.batch import (
 )
 from if_cli.commands.processes import current_share
 from if_cli.engine.result import GeneratedImage, GenerationResult
-from if_cli.errors import IFCliError, InterruptedByUser, OutOfMemoryError, SomeItemsFailed
-from if_cli.output.files import ensure_writable_dir, remove_orphans
+from if_cli.errors import (
+    IFCliError,
+    InterruptedByUser,
+    OutOfMemoryError,
+    SomeItemsFailed,
+    StdoutClosed,
+)
+from if_cli.output.files import ensure_writable_dir, remove_empty_dirs, remove_orphans
 from if_cli.output.naming import validate_template
 from if_cli.progress import progress_reporter, say
+from if_cli.streams import emit, require_stdout
 
 if TYPE_CHECKING:
     from if_cli.engine.cascade import Engine
@@ -72,7 +80,7 @@ def _report_written(
 ) -> None:
     if not as_json:
         for path in (*written.intermediates, written.image):
-            print(path, flush=True)
+            emit(str(path))
         return
     record = {
         "path": str(written.image),
@@ -88,14 +96,34 @@ def _report_written(
         "stages": so_far.request.last_stage,
         "timings_s": {k: round(t.load_s + t.run_s, 4) for k, t in so_far.timings.items()},
     }
-    print(json.dumps(record, ensure_ascii=False), flush=True)
+    emit(json.dumps(record, ensure_ascii=False))
+
+
+@contextmanager
+def _output_folder(options: RunOptions) -> Iterator[None]:
+    """The output folder, proven writable before any work; folders this run created are
+    removed again if it fails before writing anything into them (a missing model, say)."""
+    if options.dry_run:
+        yield
+        return
+    created = ensure_writable_dir(options.out)
+    remove_orphans(options.out)
+    try:
+        yield
+    except BaseException:
+        remove_empty_dirs(created)
+        raise
 
 
 def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
+    """Check names and stdout, skip finished jobs, then make and report the rest."""
     validate_template(options.name)
-    if not options.dry_run:
-        ensure_writable_dir(options.out)
-        remove_orphans(options.out)
+    require_stdout()
+    with _output_folder(options):
+        _run(jobs, options)
+
+
+def _run(jobs: list[ImageJob], options: RunOptions) -> None:
     started = time.time()
     share = current_share(jobs[0].request.placement.device)
     quiet = options.quiet or not share.is_main
@@ -212,8 +240,11 @@ def _make_chunk(
 def _fail_or_go_on(
     error: IFCliError, chunk: Chunk, finished: set[int], options: RunOptions, tally: _Tally
 ) -> None:
-    """Stop the run, or with ``--keep-going`` count the chunk's missing images and go on."""
-    if not options.keep_going or isinstance(error, InterruptedByUser):
+    """Stop the run, or with ``--keep-going`` count the chunk's missing images and go on.
+
+    A stop (a signal, a stdout nobody reads) is never something to go on after.
+    """
+    if not options.keep_going or isinstance(error, (InterruptedByUser, StdoutClosed)):
         raise error
     lost = [job for job in chunk.jobs if job.index not in finished]
     tally.failed += len(lost)
@@ -226,5 +257,5 @@ def _print_plan(engine: Engine, chunk: Chunk, number: int, total: int) -> None:
     from if_cli.plan_report import format_plan
 
     if total > 1:
-        print(f"# chunk {number}/{total}: {len(chunk.jobs)} image(s)")
-    print(format_plan(engine.prepare(chunk.request)))
+        emit(f"# chunk {number}/{total}: {len(chunk.jobs)} image(s)")
+    emit(format_plan(engine.prepare(chunk.request)))

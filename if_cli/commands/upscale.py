@@ -8,7 +8,7 @@ unless given on the command line.
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,19 +24,33 @@ FIRST_STAGE_BY_SIZE = {str(side): stage for stage, side in LOW_RES_SIDE.items()}
 
 
 def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
-    """The sidecar if-cli wrote for IMAGE, and its ``image`` record, if there is one."""
+    """The sidecar if-cli wrote for IMAGE, and its ``image`` record, if there is one.
+
+    The user named the picture, not the sidecar: a ``NAME.json`` beside it that is not
+    an if-cli sidecar of this very picture is ignored, with a warning when it cannot be
+    read or holds values of the wrong type.
+    """
+    from if_cli.output.metadata import MAX_SIDECAR_BYTES, checked_sidecar, claims_if_cli
+    from if_cli.progress import warn
+    from if_cli.schema import SchemaError
+    from if_cli.untrusted import UnreadableFile, read_json
+
     if image == "-":
         return None
     picture = Path(image).expanduser()
     sidecar = picture.with_suffix(".json")
-    try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-        record = data["image"]
-        if data["tool"]["name"] != "if-cli" or record["files"]["image"] != picture.name:
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
+    if not os.path.lexists(sidecar):
         return None
-    return sidecar, record
+    try:
+        data = read_json(sidecar, MAX_SIDECAR_BYTES)
+        if not claims_if_cli(data):
+            return None
+        record = checked_sidecar(data)["image"]
+    except (UnreadableFile, SchemaError) as exc:
+        reason = exc.reason if isinstance(exc, UnreadableFile) else str(exc)
+        warn(f"ignoring the sidecar {sidecar}: {reason}")
+        return None
+    return (sidecar, record) if record["files"]["image"] == picture.name else None
 
 
 def _first_stage(source: str, side: int, start: str, to: str) -> int:

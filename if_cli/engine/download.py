@@ -4,14 +4,18 @@ The published IF repos hold the original format, pickles, fp32, fp16 and 8-bit w
 and a safety checker: a plain snapshot is ~40 GB. ``plan_download`` lists the repo (no
 file is fetched but ``model_index.json``, read into memory), keeps the configs, tokenizer
 files and one variant of the safetensors of the components this pipeline class loads,
-and sizes what is still missing from the cache. ``run_download`` then fetches those
-files with huggingface_hub, which keeps finished files and resumes broken transfers.
+and sizes what is still missing from the cache. A cached file whose size differs from
+the hub's, or a safetensors file whose header does not describe it, is damaged and
+counts as missing. ``run_download`` then removes the damaged files and fetches the
+missing ones with huggingface_hub, which keeps finished files and resumes transfers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from if_cli.engine.models import PICKLE_SUFFIXES, specs_for
+from if_cli.engine.safetensors_header import DamagedFile, read_tensor_infos
 from if_cli.errors import (
     AccessDeniedError,
     IFCliError,
@@ -27,6 +32,7 @@ from if_cli.errors import (
     OutputError,
 )
 from if_cli.units import human_bytes
+from if_cli.untrusted import UnreadableFile
 
 CONFIG_SUFFIXES = (".json", ".txt", ".model")
 SAFETY_FOLDERS = ("safety_checker",)
@@ -55,6 +61,7 @@ class DownloadPlan:
     files: tuple[RemoteFile, ...]
     repo_bytes: int
     missing: tuple[RemoteFile, ...]
+    damaged: tuple[RemoteFile, ...] = ()  # in the cache but broken; part of ``missing``
 
     @property
     def selected_bytes(self) -> int:
@@ -254,13 +261,14 @@ def plan_download(
     folders = needed_folders(model_index, with_safety_checker)
     files = tuple(select_files(tree, folders, variant))
     _refuse_pickle_only(repo_id, tree, files)
-    missing = tuple(
-        f
-        for f in files
-        if not isinstance(
-            try_to_load_from_cache(repo_id, f.path, cache_dir=cache, revision=commit), str
-        )
-    )
+    missing, damaged = [], []
+    for remote in files:
+        cached = try_to_load_from_cache(repo_id, remote.path, cache_dir=cache, revision=commit)
+        if not isinstance(cached, str):
+            missing.append(remote)
+        elif is_damaged(Path(cached), remote):
+            missing.append(remote)
+            damaged.append(remote)
     return DownloadPlan(
         repo_id=repo_id,
         revision=revision,
@@ -268,8 +276,38 @@ def plan_download(
         pipeline_class=str(model_index.get("_class_name")),
         files=files,
         repo_bytes=sum(f.size for f in tree),
-        missing=missing,
+        missing=tuple(missing),
+        damaged=tuple(damaged),
     )
+
+
+def is_damaged(cached: Path, remote: RemoteFile) -> bool:
+    """Whether a cached file is not the hub's: another size, or a broken safetensors."""
+    try:
+        if remote.size and cached.stat().st_size != remote.size:
+            return True
+        if cached.name.endswith(".safetensors"):
+            read_tensor_infos(cached)
+    except (OSError, DamagedFile, UnreadableFile):
+        return True
+    return False
+
+
+def _remove_damaged(plan: DownloadPlan, cache: Path) -> None:
+    """Delete damaged files (the snapshot's link and the blob behind it) so they are
+    fetched again; huggingface_hub would otherwise take them as finished."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for remote in plan.damaged:
+        cached = try_to_load_from_cache(
+            plan.repo_id, remote.path, cache_dir=cache, revision=plan.commit
+        )
+        if not isinstance(cached, str):
+            continue
+        blob = Path(os.path.realpath(cached))
+        for path in (Path(cached), blob):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def free_bytes(cache_dir: Path | None) -> tuple[Path, int]:
@@ -298,6 +336,7 @@ def run_download(
     """Fetch the plan's files into the cache; returns the snapshot folder."""
     from huggingface_hub import snapshot_download
 
+    _remove_damaged(plan, _cache_dir(cache_dir))
     with hub_errors(plan.repo_id, plan.revision):
         folder = snapshot_download(
             plan.repo_id,

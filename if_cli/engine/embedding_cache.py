@@ -62,15 +62,19 @@ class EmbeddingCache:
 
         A hit counts as a use for the least-recently-used eviction.
         """
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         path = self._path(key)
+        if not path.is_file():  # missing, or something else by that name: not ours
+            return None
         try:
             with safe_open(path, framework="pt", device="cpu") as handle:
                 tensor = handle.get_tensor("embeds")
                 tokens = int((handle.metadata() or {}).get("tokens", 0))
             os.utime(path)
-        except (OSError, KeyError, ValueError, RuntimeError):
+        except (OSError, KeyError, ValueError, RuntimeError, SafetensorError):
+            return None
+        if tensor.dim() != 3 or tensor.shape[0] != 1:  # one prompt's (1, tokens, width)
             return None
         return tensor.to(device), tokens
 

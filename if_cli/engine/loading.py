@@ -4,15 +4,23 @@ Every load goes through ``from_pretrained`` with ``use_safetensors=True`` (pickl
 never read) and the components a stage does not need passed as ``None``. The IF safety
 checker is never loaded: diffusers' class cannot load under transformers 5, and if-cli
 documents that it does not filter images (see README, "Safety checker and watermark").
+A file that passed the planner's checks and still fails to load is a model error (exit
+3) naming the model and the command that replaces it, not an internal error.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from if_cli.engine.library_output import stdout_captured
 from if_cli.engine.memory import Plan, StageFootprint
+from if_cli.engine.models import repair_hint
+from if_cli.engine.watermark import FittingWatermarker
+from if_cli.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -57,8 +65,33 @@ def _from_pretrained(cls: Any, footprint: StageFootprint, dtype: str, **componen
     return pipe
 
 
+def _load_errors() -> tuple[type[BaseException], ...]:
+    """What a library raises for files it cannot read (never out-of-memory: that is a
+    RuntimeError, reported with its own hint)."""
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, SafetensorError)
+
+
+@contextmanager
+def _as_model_error(source: ModelSource, what: str) -> Iterator[None]:
+    try:
+        with stdout_captured():
+            yield
+    except _load_errors() as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelNotFoundError(
+            f"{source.describe()}: {what} cannot be loaded: {first}", hint=repair_hint(source)
+        ) from exc
+
+
 def load_stage(footprint: StageFootprint, dtype: str) -> DiffusionPipeline:
     """Load the pipeline of one cascade phase with only the parts that phase uses."""
+    with _as_model_error(footprint.source, footprint.label):
+        return _load_stage(footprint, dtype)
+
+
+def _load_stage(footprint: StageFootprint, dtype: str) -> DiffusionPipeline:
     quiet_libraries()
     from diffusers import IFPipeline, IFSuperResolutionPipeline, StableDiffusionUpscalePipeline
 
@@ -116,7 +149,7 @@ def for_flow(pipe: DiffusionPipeline, class_name: str) -> DiffusionPipeline:
     return flow_pipe
 
 
-def load_watermarker(source: ModelSource) -> Any | None:
+def load_watermarker(source: ModelSource) -> FittingWatermarker | None:
     """IF's watermarker from the stage-I repo; None (with a warning) if the repo has none."""
     if not (source.path / "watermarker").is_dir():
         log.warning("%s has no watermarker/ folder: images are not watermarked", source.describe())
@@ -124,7 +157,11 @@ def load_watermarker(source: ModelSource) -> Any | None:
     quiet_libraries()
     from diffusers.pipelines.deepfloyd_if.watermark import IFWatermarker
 
-    return IFWatermarker.from_pretrained(source.path, subfolder="watermarker", use_safetensors=True)
+    with _as_model_error(source, "the watermarker"):
+        marker = IFWatermarker.from_pretrained(
+            source.path, subfolder="watermarker", use_safetensors=True
+        )
+    return FittingWatermarker(marker)
 
 
 def place(pipe: DiffusionPipeline, plan: Plan) -> DiffusionPipeline:

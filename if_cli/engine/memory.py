@@ -133,7 +133,7 @@ def measure_stage(
         files = component_files(source, component, variant) or []
         # transformers keeps T5's feed-forward output layers in fp32 when loading fp16.
         keep = ("wo",) if component == "text_encoder" and dtype == "fp16" else ()
-        size, big = component_bytes(files, BYTES_PER_PARAM[dtype], keep)
+        size, big = component_bytes(source, files, BYTES_PER_PARAM[dtype], keep)
         total += size
         largest = max(largest, big)
     return StageFootprint(key, label, source, components, variant, total, largest)

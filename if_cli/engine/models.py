@@ -7,16 +7,16 @@ model is an error that names the repo and how to get it. Only safetensors are ac
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from if_cli.engine.catalog import MODEL_ALIASES, shipped_model_path, short_name
+from if_cli.engine.catalog import DEMO_FOLDER, MODEL_ALIASES, shipped_model_path, short_name
+from if_cli.engine.safetensors_header import DamagedFile, TensorInfo, read_tensor_infos
 from if_cli.errors import ModelNotFoundError
+from if_cli.untrusted import UnreadableFile, read_json
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Weight file stems used by diffusers (models) and transformers (text encoders, checkers).
@@ -72,12 +72,6 @@ class ModelSource:
         return self.repo_id or str(self.path)
 
 
-@dataclass(frozen=True)
-class TensorInfo:
-    name: str
-    numel: int
-
-
 def resolve_model(ref: str) -> ModelSource:
     """Map a user's model reference to files on disk, without touching the network."""
     shipped = shipped_model_path(ref)
@@ -125,18 +119,47 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 """Weights in Python's pickle format, which can run code when read: never loaded."""
 
 
+MAX_CONFIG_BYTES = 64 * 1024**2
+"""JSON files of a model (configs, a tokenizer's vocabulary) are at most a few MiB."""
+
+
+def repair_hint(source: ModelSource) -> str:
+    """The command that replaces a model's damaged files."""
+    if source.repo_id:
+        return f"run `if-cli download {short_name(source.repo_id)}` to fetch it again"
+    if source.path.is_relative_to(DEMO_FOLDER):
+        return "reinstall if-cli (pip install --force-reinstall if-cli)"
+    return "copy or download the model folder again"
+
+
+def damaged(source: ModelSource, path: Path, reason: str) -> ModelNotFoundError:
+    """The error for a model file that cannot be used, naming the file and the fix."""
+    try:
+        shown = str(path.relative_to(source.path))
+    except ValueError:
+        shown = str(path)
+    return ModelNotFoundError(
+        f"{source.describe()} is damaged: {shown} {reason}", hint=repair_hint(source)
+    )
+
+
+def model_json(source: ModelSource, path: Path) -> Any:
+    """A JSON file of a model, read as untrusted (bounded, regular files only)."""
+    try:
+        return read_json(path, MAX_CONFIG_BYTES)
+    except UnreadableFile as exc:
+        raise damaged(source, path, exc.reason) from exc
+
+
 def _check_index(source: ModelSource) -> ModelSource:
     index = source.path / "model_index.json"
-    if not index.is_file():
+    if not os.path.lexists(index):
         raise ModelNotFoundError(
             f"{source.describe()} is not a model in the diffusers layout (no model_index.json)"
         )
-    try:
-        components = json.loads(index.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"{index} cannot be read: {exc}") from exc
+    components = model_json(source, index)
     if not isinstance(components, dict):
-        raise ModelNotFoundError(f"{index} is not a diffusers model index")
+        raise damaged(source, index, "is not a diffusers model index (not a JSON object)")
     _refuse_code(source, components)
     return source
 
@@ -163,7 +186,8 @@ def _refuse_code(source: ModelSource, components: dict[str, object]) -> None:
 
 def pipeline_class(source: ModelSource) -> str:
     """The pipeline class named in ``model_index.json`` (e.g. ``IFPipeline``)."""
-    return str(json.loads((source.path / "model_index.json").read_text()).get("_class_name"))
+    index = model_json(source, source.path / "model_index.json")
+    return str(index.get("_class_name")) if isinstance(index, dict) else "None"
 
 
 def weight_files(source: ModelSource, component: str, variant: str | None) -> list[Path] | None:
@@ -178,27 +202,47 @@ def weight_files(source: ModelSource, component: str, variant: str | None) -> li
         if single.is_file():
             return [single]
         index = folder / f"{stem}.safetensors.index{suffix}.json"
-        if index.is_file():
-            weight_map = json.loads(index.read_text()).get("weight_map", {})
+        if os.path.lexists(index):
+            weight_map = _weight_map(source, index)
             shards = sorted({folder / name for name in weight_map.values()})
             missing = [shard.name for shard in shards if not shard.is_file()]
             if missing:
                 raise ModelNotFoundError(
                     f"{source.describe()} is incomplete: {component}/{missing[0]} is missing",
-                    hint="download the model again",
+                    hint=repair_hint(source),
                 )
             return shards
     return None
 
 
+def _weight_map(source: ModelSource, index: Path) -> dict[str, str]:
+    """A sharded checkpoint's tensor → shard file map, each shard a plain file name."""
+    data = model_json(source, index)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(name, str) and name and "/" not in name and "\\" not in name and name != ".."
+        for name in weight_map.values()
+    ):
+        raise damaged(source, index, "has no valid weight_map of shard file names")
+    return weight_map
+
+
+def _check_json_files(source: ModelSource, folder: str) -> None:
+    """Every JSON file in a model folder (configs, tokenizer files) must parse."""
+    for path in sorted((source.path / folder).glob("*.json")):
+        model_json(source, path)
+
+
 def check_folders(source: ModelSource, folders: tuple[str, ...]) -> None:
-    """Fail clearly if a config-only folder (tokenizer, scheduler …) is missing."""
+    """Fail clearly if a config-only folder (tokenizer, scheduler …) is missing or holds
+    a JSON file that cannot be read."""
     for folder in folders:
         if not (source.path / folder).is_dir():
             raise ModelNotFoundError(
                 f"{source.describe()} is incomplete: it has no {folder}/ folder",
-                hint="download the model again",
+                hint=repair_hint(source),
             )
+        _check_json_files(source, folder)
 
 
 def check_component(source: ModelSource, component: str) -> None:
@@ -206,6 +250,7 @@ def check_component(source: ModelSource, component: str) -> None:
     folder = source.path / component
     if not folder.is_dir():
         raise ModelNotFoundError(f"{source.describe()} has no {component}/ folder")
+    _check_json_files(source, component)
     has_safetensors = any(folder.glob("*.safetensors"))
     if not has_safetensors:
         pickles = sorted(p.name for p in folder.iterdir() if p.name.endswith(PICKLE_SUFFIXES))
@@ -247,33 +292,27 @@ def choose_variant(source: ModelSource, components: list[str], preferred: str | 
     )
 
 
-def read_tensor_infos(path: Path) -> list[TensorInfo]:
-    """Read a safetensors header (no weights) to size a model before loading it."""
-    with path.open("rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(length))
-    infos = []
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        numel = 1
-        for dim in meta["shape"]:
-            numel *= dim
-        infos.append(TensorInfo(name=name, numel=numel))
-    return infos
+def tensor_infos(source: ModelSource, path: Path) -> list[TensorInfo]:
+    """A weight file's tensors from its header; a damaged file is a model error (exit 3)."""
+    try:
+        return read_tensor_infos(path)
+    except UnreadableFile as exc:
+        raise damaged(source, path, exc.reason) from exc
+    except DamagedFile as exc:
+        raise damaged(source, path, str(exc)) from exc
 
 
 def component_bytes(
-    files: list[Path], bytes_per_param: int, fp32_names: tuple[str, ...] = ()
+    source: ModelSource, files: list[Path], bytes_per_param: int, fp32_names: tuple[str, ...] = ()
 ) -> tuple[int, int]:
     """Memory a component takes once loaded with ``bytes_per_param``: (total, largest tensor).
 
     Tensors whose name contains one of ``fp32_names`` stay in fp32 (T5 keeps its ``wo``
-    layers in fp32 when loaded in fp16).
+    layers in fp32 when loaded in fp16). Every file's header is checked on the way.
     """
     total = largest = 0
     for path in files:
-        for info in read_tensor_infos(path):
+        for info in tensor_infos(source, path):
             keep_fp32 = any(part in info.name for part in fp32_names)
             size = info.numel * (4 if keep_fp32 else bytes_per_param)
             total += size

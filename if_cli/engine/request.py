@@ -38,6 +38,8 @@ Flow = Literal["generate", "img2img", "style", "upscale", "inpaint"]
 FLOWS_WITHOUT_PROMPT = ("img2img", "upscale")
 
 MAX_SEED = 2**63 - 1
+MAX_NUM_IMAGES = 10_000
+"""Images of one prompt in one request; more is a typo or a runaway script (see run limits)."""
 # The x4 upscaler's model_index sets max_noise_level 350; IF-II's noising scheduler has 1000.
 STAGE_2_MAX_NOISE_LEVEL = 999
 STAGE_3_MAX_NOISE_LEVEL = 350
@@ -207,7 +209,7 @@ class GenerationRequest:
     def validate(self) -> None:
         """Raise InvalidRequestError for the first bad value; cheap, loads nothing."""
         _validate_prompts(self.prompts, self.negative_prompt, self.flow in FLOWS_WITHOUT_PROMPT)
-        _check_int("num_images", self.num_images, minimum=1)
+        _check_int("num_images", self.num_images, minimum=1, maximum=MAX_NUM_IMAGES)
         _check_int("batch_size", self.batch_size, minimum=1)
         _check_int("last_stage", self.last_stage, minimum=1, maximum=3)
         _validate_flow(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,17 +31,31 @@ def write_failure(what: str, exc: OSError) -> OutputError:
     return OutputError(f"cannot write {what}: {exc.strerror or exc}", hint=hint)
 
 
-def ensure_writable_dir(directory: Path) -> Path:
-    """Create ``directory`` if needed and prove a file can be written there."""
+def ensure_writable_dir(directory: Path) -> list[Path]:
+    """Create ``directory`` if needed and prove a file can be written there.
+
+    Returns the folders it created, outermost first, for ``remove_empty_dirs``.
+    """
     if directory.exists() and not directory.is_dir():
         raise OutputError(f"output path {directory} exists and is not a directory")
+    missing = [folder for folder in (directory, *directory.parents) if not folder.exists()]
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
+        remove_empty_dirs(missing[::-1])
         raise write_failure(f"to output directory {directory}", exc) from exc
-    return directory
+    return missing[::-1]
+
+
+def remove_empty_dirs(created: list[Path]) -> None:
+    """Remove folders a run created, innermost first, where they are still empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (someone wrote there), or already gone
+            return
 
 
 def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -74,6 +89,24 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+
+
+def publish_bytes(path: Path, data: bytes) -> Path:
+    """``publish`` for data already in memory; returns ``path``."""
+    publish(path, lambda handle: handle.write(data))
+    return path
+
+
+def publish_beside(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """``STEM+SUFFIX`` in ``folder``; if something took that name since the stem was
+    chosen, ``STEM-<random>+SUFFIX`` (the sidecar records every file's real name)."""
+    names = [f"{stem}{suffix}"] + [f"{stem}-{secrets.token_hex(4)}{suffix}" for _ in range(8)]
+    for name in names:
+        try:
+            return publish_bytes(folder / name, data)
+        except FileExistsError:
+            continue
+    raise OutputError(f"cannot write {folder / names[0]}: that name and 8 others are taken")
 
 
 def _alive(pid: int) -> bool:

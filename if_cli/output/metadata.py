@@ -17,8 +17,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from if_cli import __version__
+from if_cli.schema import Maybe, SchemaError, check
+from if_cli.untrusted import read_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from if_cli.engine.models import ModelSource
     from if_cli.engine.result import GeneratedImage, GenerationResult
 
@@ -34,6 +38,43 @@ class ImageLabel:
 
 
 SIDECAR_SCHEMA = 1
+MAX_SIDECAR_BYTES = 1024**2
+"""A sidecar is a few KiB; a larger file is not one of if-cli's."""
+_STAGE_FIELDS = {
+    "model": "text",
+    "steps": "steps",
+    "guidance_scale": "number",
+    "noise_level": "whole?",
+    "strength": "number?",
+}
+_MODEL_FIELDS = Maybe({"ref": "text", "path": "text"})
+SIDECAR_FIELDS = {
+    "schema": "whole",
+    "tool": {"name": "text"},
+    "image": {
+        "prompt": "text",
+        "negative_prompt": "text?",
+        "seed": "whole",
+        "fingerprint": "text?",
+        "files": {"image": "text"},
+    },
+    "request": {
+        "negative_prompt": "text?",
+        "last_stage": "whole",
+        "watermark": "flag",
+        "keep_intermediates": "flag",
+        "placement": {"variant": "text"},
+        "stage_1": _STAGE_FIELDS,
+        "stage_2": _STAGE_FIELDS,
+        "stage_3": _STAGE_FIELDS,
+        "flow": "text?",
+        "first_stage": "whole?",
+        "init": Maybe({"source": "text", "mask": "text?", "fit": "text", "sha256": "text"}),
+    },
+    "models": {"stage_1": _MODEL_FIELDS, "stage_2": _MODEL_FIELDS, "stage_3": _MODEL_FIELDS},
+    "runtime": {"device": "text", "dtype": "text"},
+}
+"""What replay and upscale read back from a sidecar, and the type each value must have."""
 LIBRARIES = (
     "torch",
     "diffusers",
@@ -45,6 +86,18 @@ LIBRARIES = (
 )
 SAMPLERS = {1: "DDPM", 2: "DDPM", 3: "DDIM"}
 _NEEDS_QUOTES = re.compile(r"[,:\n]")
+# Every character some reader splits lines at (A1111 splits at \n, others use splitlines).
+_LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+
+def _one_line(text: str) -> str:
+    """Text on one line, so a prompt cannot start a line of its own in the chunk.
+
+    A1111 readers take a line that starts with ``Negative prompt:`` as the negative
+    prompt and the last line as the settings; a prompt with line breaks could forge
+    both. T5 reads a line break as a space, and the sidecar keeps the exact text.
+    """
+    return _LINE_BREAKS.sub(" ", text)
 
 
 def _quote(value: object) -> str:
@@ -88,11 +141,37 @@ def a1111_parameters(result: GenerationResult, image: GeneratedImage, size: tupl
         if options.strength is not None:
             pairs.append((f"Stage {stage} strength", options.strength))
     pairs.append(("Version", f"if-cli {__version__}"))
-    lines = [image.prompt]
+    lines = [_one_line(image.prompt)]
     if request.negative_prompt:
-        lines.append(f"Negative prompt: {request.negative_prompt}")
+        lines.append(f"Negative prompt: {_one_line(request.negative_prompt)}")
     lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in pairs))
     return "\n".join(lines)
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """A sidecar, checked field by field before any value is used.
+
+    Raises ``UnreadableFile`` (not a regular file, too large, not JSON) or
+    ``SchemaError`` (a field missing or of the wrong type; also another tool's JSON).
+    """
+    return checked_sidecar(read_json(path, MAX_SIDECAR_BYTES))
+
+
+def claims_if_cli(data: Any) -> bool:
+    """Whether parsed JSON says it is an if-cli sidecar (another tool's JSON is not)."""
+    tool = data.get("tool") if isinstance(data, dict) else None
+    return isinstance(tool, dict) and tool.get("name") == "if-cli"
+
+
+def checked_sidecar(data: Any) -> dict[str, Any]:
+    """``data`` once every field replay and upscale use has its type (else SchemaError)."""
+    check(data, SIDECAR_FIELDS)
+    if not claims_if_cli(data) or data["schema"] != SIDECAR_SCHEMA:
+        raise SchemaError(
+            f"written by {data['tool']['name']!r} with schema {data['schema']}, "
+            f"not by if-cli with schema {SIDECAR_SCHEMA}"
+        )
+    return data
 
 
 def library_versions() -> dict[str, str | None]:

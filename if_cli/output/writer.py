@@ -4,19 +4,29 @@ An image's files share a stem: ``NAME.png``, ``NAME.json`` and, with intermediat
 ``NAME.stage-1.png`` / ``NAME.stage-2.png``. The final PNG is published first and the
 sidecar last, so an image with a sidecar is always complete. Without metadata the PNGs
 carry no text chunk and no sidecar is written.
+
+Every file is encoded in memory before the first is written, and a name counts as taken
+when anything at all has it (a dangling symlink, a FIFO, a folder). When the output
+folder still cannot take a file (full, gone, read-only), the files are not dropped: they
+are saved in the rescue folder and the error says where (see ``rescue``).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
-from if_cli.output.files import publish
+from if_cli.errors import OutputError
+from if_cli.output.files import publish_beside, publish_bytes, write_failure
 from if_cli.output.metadata import ImageLabel, a1111_parameters, sidecar
 from if_cli.output.naming import free_stem, render_stem, slugify
+from if_cli.output.rescue import SIDECAR_SUFFIX, rescue
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -24,6 +34,9 @@ if TYPE_CHECKING:
     from if_cli.engine.result import GeneratedImage, GenerationResult
 
 MAX_NAME_ATTEMPTS = 1000
+
+# The sidecar's text, given the name each picture file got: suffix → file name.
+SidecarText = Callable[[dict[str, str]], bytes]
 
 
 @dataclass(frozen=True)
@@ -45,41 +58,83 @@ class OutputWriter:
     def write(
         self, result: GenerationResult, image: GeneratedImage, label: ImageLabel
     ) -> WrittenImage:
+        """Publish the image's files; on failure save them elsewhere and raise OutputError."""
         stages = sorted(image.intermediates)
-        suffixes = (".png", ".json", *(f".stage-{s}.png" for s in stages))
+        pictures = {".png": self._png(result, image, image.image)}
+        for stage in stages:
+            pictures[f".stage-{stage}.png"] = self._png(result, image, image.intermediates[stage])
+        text = self._sidecar_text(result, image, label, stages) if self.metadata else None
         base = render_stem(self.template, self._fields(result, image, label))
+        done: dict[str, Path] = {}
+        try:
+            self._recreate_folder()
+            self._publish(base, pictures, text, done)
+        except OutputError as failure:
+            what = f"image {label.index + 1} (seed {image.seed}, prompt {image.prompt[:60]!r})"
+            raise rescue(failure, what, base, pictures, text, done) from failure
+        return WrittenImage(
+            done[".png"],
+            done.get(SIDECAR_SUFFIX),
+            tuple(done[f".stage-{stage}.png"] for stage in stages),
+        )
+
+    def _recreate_folder(self) -> None:
+        """The output folder again, should it have been removed since the run began."""
+        if os.path.lexists(self.directory) and not self.directory.is_dir():
+            raise OutputError(f"the output folder {self.directory} was replaced by a file")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # replaced by a file, say
+            raise write_failure(f"to output directory {self.directory}", exc) from exc
+
+    def _publish(
+        self,
+        base: str,
+        pictures: dict[str, bytes],
+        text: SidecarText | None,
+        done: dict[str, Path],
+    ) -> None:
+        """Claim a free stem with the final PNG, then add its other files beside it.
+
+        ``done`` collects what is published, so a failure part-way knows what is safe.
+        """
+        suffixes = (*pictures, SIDECAR_SUFFIX)
         for _ in range(MAX_NAME_ATTEMPTS):
             stem = free_stem(self.directory, base, suffixes)
-            final = self.directory / f"{stem}.png"
             try:
-                _publish_png(final, image.image, self._parameters(result, image, image.image))
+                done[".png"] = publish_bytes(self.directory / f"{stem}.png", pictures[".png"])
+                break
             except FileExistsError:
                 continue  # another process took the name between the check and the write
-            break
         else:
-            raise FileExistsError(f"no free file name for {base} in {self.directory}")
-        extra = []
-        for stage in stages:
-            path = self.directory / f"{stem}.stage-{stage}.png"
-            picture = image.intermediates[stage]
-            _publish_png(path, picture, self._parameters(result, image, picture))
-            extra.append(path)
-        if not self.metadata:
-            return WrittenImage(final, None, tuple(extra))
-        files = {
-            "image": final.name,
-            **{f"stage_{s}": p.name for s, p in zip(stages, extra, strict=True)},
-        }
-        data = sidecar(result, image, label, files, datetime.now().astimezone())
-        side = self.directory / f"{stem}.json"
-        text = json.dumps(data, indent=2, default=str) + "\n"
-        publish(side, lambda handle: handle.write(text.encode()))
-        return WrittenImage(final, side, tuple(extra))
+            raise OutputError(
+                f"no free file name for {base} in {self.directory} after {MAX_NAME_ATTEMPTS} tries"
+            )
+        for suffix, data in pictures.items():
+            if suffix not in done:
+                done[suffix] = publish_beside(self.directory, stem, suffix, data)
+        if text is not None:
+            names = {suffix: path.name for suffix, path in done.items()}
+            done[SIDECAR_SUFFIX] = publish_beside(self.directory, stem, SIDECAR_SUFFIX, text(names))
 
-    def _parameters(
-        self, result: GenerationResult, image: GeneratedImage, picture: Image
-    ) -> str | None:
-        return a1111_parameters(result, image, picture.size) if self.metadata else None
+    def _png(self, result: GenerationResult, image: GeneratedImage, picture: Image) -> bytes:
+        parameters = a1111_parameters(result, image, picture.size) if self.metadata else None
+        return png_bytes(picture, parameters)
+
+    def _sidecar_text(
+        self,
+        result: GenerationResult,
+        image: GeneratedImage,
+        label: ImageLabel,
+        stages: list[int],
+    ) -> SidecarText:
+        def text(names: dict[str, str]) -> bytes:
+            files = {"image": names[".png"]}
+            files.update({f"stage_{s}": names[f".stage-{s}.png"] for s in stages})
+            data = sidecar(result, image, label, files, datetime.now().astimezone())
+            return (json.dumps(data, indent=2, default=str) + "\n").encode()
+
+        return text
 
     def _fields(
         self, result: GenerationResult, image: GeneratedImage, label: ImageLabel
@@ -98,14 +153,13 @@ class OutputWriter:
         }
 
 
-def _publish_png(path: Path, picture: Image, parameters: str | None) -> None:
+def png_bytes(picture: Image, parameters: str | None) -> bytes:
+    """The PNG file of ``picture``, with an A1111 ``parameters`` text chunk when given."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     if parameters is not None:
         info.add_text("parameters", parameters)
-
-    def write(handle: BinaryIO) -> None:
-        picture.save(handle, format="PNG", pnginfo=info)
-
-    publish(path, write)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
