@@ -95,6 +95,8 @@ def _reopen_closed_descriptors() -> set[int]:
 def guard_standard_streams() -> None:
     """Make closed descriptors harmless and stderr forgiving; call once, first thing."""
     closed = _reopen_closed_descriptors()
+    if 0 in closed or sys.stdin is None:
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     if 1 in closed or sys.stdout is None:
         sys.stdout = _ClosedStdout()
     stderr = sys.stderr

@@ -177,3 +177,12 @@ def test_paths_reach_a_redirected_stdout_while_bars_run_on_a_terminal(
     (printed,) = done.stdout.decode().split()
     assert Path(printed).is_file() and printed.encode() not in b"".join(drawn)
     assert "━" in b"".join(drawn).decode(errors="replace")  # the bars were drawn there
+
+
+def test_a_prompt_file_from_a_closed_stdin_is_empty_not_an_internal_error(
+    hf_home: Path, tmp_path: Path
+) -> None:
+    env = _environment(hf_home, tmp_path / "home")
+    done = _run_with_closed(0, ["generate", "--prompts", "-", *STAGE_1], env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["if-cli: error: <stdin>: no prompts in the file"]
