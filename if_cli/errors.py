@@ -116,16 +116,20 @@ class StdoutClosed(IFCliError):
     exit_code = 141
 
 
-def interruption(stop: KeyboardInterrupt) -> InterruptedByUser:
-    """The error for a run stopped by Ctrl-C (SIGINT) or by a ``StopSignal``."""
+def interruption(stop: KeyboardInterrupt, command: str | None = None) -> InterruptedByUser:
+    """The error for a run stopped by Ctrl-C (SIGINT) or by a ``StopSignal``.
+
+    ``command`` names what was stopped: a download keeps files, the rest images.
+    """
     import signal
 
+    kept = "finished files were kept" if command == "download" else "finished images were kept"
     number = getattr(stop, "signal_number", None)
     if number == signal.SIGTERM:
-        return TerminatedBySignal("terminated (SIGTERM); finished images were kept")
+        return TerminatedBySignal(f"terminated (SIGTERM); {kept}")
     if number == signal.SIGHUP:
-        return HungUp("hung up (SIGHUP); finished images were kept")
-    return InterruptedByUser("interrupted; finished images were kept")
+        return HungUp(f"hung up (SIGHUP); {kept}")
+    return InterruptedByUser(f"interrupted; {kept}")
 
 
 EXIT_CODES: dict[int, str] = {

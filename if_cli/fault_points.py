@@ -8,7 +8,8 @@ dictionary lookup and nothing else.
 Spec: ``ACTION@POINT[#N][>B]``
 
 - ACTION ``pause``: print ``if-cli: paused at POINT`` on stderr and wait, until the file
-  named by ``IF_CLI_FAULT_RELEASE`` exists (or forever, for a signal to end it).
+  named by ``IF_CLI_FAULT_RELEASE`` exists (or forever, for a signal to end it; a signal
+  that waits for a write in progress ends the pause, and the write goes on).
 - ACTION ``oom``: raise PyTorch's out-of-memory error, as a GPU that is too small would.
 - ``#N``: only the N-th time the point is reached (default: every time).
 - ``>B``: only when the work in hand has more than B images (an OOM that a smaller
@@ -59,6 +60,8 @@ def reached(point: str, images: int = 1) -> None:
 def _pause(point: str) -> None:
     sys.stderr.write(f"if-cli: paused at {point}\n")
     sys.stderr.flush()
+    from if_cli.stops import stop_waiting
+
     release = os.environ.get(RELEASE_VARIABLE)
-    while release is None or not Path(release).exists():
+    while (release is None or not Path(release).exists()) and not stop_waiting():
         time.sleep(0.02)

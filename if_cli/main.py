@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -26,8 +27,14 @@ from if_cli.commands.models import models_app
 from if_cli.commands.replay import replay
 from if_cli.commands.style import style
 from if_cli.commands.upscale import upscale
-from if_cli.errors import IFCliError, StopSignal, interruption
-from if_cli.streams import guard_standard_streams, is_stdout_failure, stdout_closed
+from if_cli.errors import IFCliError, interruption
+from if_cli.stops import install_stop_handlers
+from if_cli.streams import (
+    broken_stdout,
+    guard_standard_streams,
+    stdout_failure,
+    stdout_silenced_by_a_library,
+)
 
 
 class _Commands(typer_core.TyperGroup):
@@ -39,15 +46,29 @@ class _Commands(typer_core.TyperGroup):
     one line as every other stop.
     """
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _stdout_errors():  # --help is printed here
+            return super().make_context(*args, **kwargs)
+
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt as stop:
-            raise interruption(stop) from stop
-        except OSError as error:  # click would end a broken pipe with a silent exit 1
-            if is_stdout_failure(error):
-                raise stdout_closed(error) from error
+        with _stdout_errors():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt as stop:
+                raise interruption(stop, ctx.invoked_subcommand) from stop
+
+
+@contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """A failed write to stdout as an if-cli error: click would end a broken pipe with a
+    silent exit 1, and a full disk would be an internal error."""
+    try:
+        yield
+    except OSError as error:
+        failure = stdout_failure(error)
+        if failure is None:
             raise
+        raise failure from error
 
 
 app = typer.Typer(
@@ -131,14 +152,6 @@ def _usage_error(error: Any) -> None:
     _fail(f"{error.format_message()}{where}", error.exit_code)
 
 
-def _stop_on_signal(signal_number: int, _frame: object) -> None:
-    raise StopSignal(signal_number)
-
-
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")
-"""Signals that stop a run as Ctrl-C does: finished images kept, no partial file."""
-
-
 def run() -> None:
     """Console-script entry point: the boundary where errors become one line and a code.
 
@@ -154,9 +167,7 @@ def run() -> None:
     guard_standard_streams()
     _quiet_third_party()
     install_log_handler()
-    for name in STOP_SIGNALS:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _stop_on_signal)
+    install_stop_handlers()
     try:
         code = app(prog_name="if-cli", standalone_mode=False)
         sys.stdout.flush()
@@ -165,6 +176,11 @@ def run() -> None:
         sys.exit(error.exit_code)
     except _click.ClickException as error:
         _usage_error(error)
+    except SystemExit as exit:
+        if exit.code == 1 and stdout_silenced_by_a_library():
+            broken = broken_stdout()
+            _fail(str(broken), broken.exit_code)
+        raise
     except typer.Abort:  # end of input at a question
         _fail("no answer (end of input); nothing was changed", 1)
     except IFCliError as error:
@@ -173,9 +189,9 @@ def run() -> None:
         error = interruption(stop)
         _fail(str(error), error.exit_code)
     except Exception as bug:
-        if is_stdout_failure(bug):
-            stopped = stdout_closed(bug)
-            _fail(str(stopped), stopped.exit_code)
+        failure = stdout_failure(bug)
+        if failure is not None:
+            _fail(str(failure), failure.exit_code)
         if os.environ.get("IF_CLI_DEBUG"):
             raise
         _fail(f"internal error: {type(bug).__name__}: {bug}", 1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, time
 from typing import Any, TypeAlias
 
 
@@ -54,6 +55,8 @@ def shown(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, (date, time)):  # TOML has dates and times; JSON has not
+        return f"the date or time {value.isoformat()}"
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -123,6 +123,8 @@ def _read_config(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"config{via} {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"config {path}: not valid TOML: nested too deeply") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config {path} is not UTF-8 text (bad byte at {exc.start})") from exc
 
@@ -242,10 +244,12 @@ def _check_toml_type(option: click.Option, value: Any, source: str) -> None:
         wanted, fits = "a whole number", whole
     elif annotation is float:
         wanted, fits = "a number", whole or isinstance(value, float)
-    elif annotation is str:  # free text, such as steps = 50 or steps = "smart27"
-        wanted, fits = "a string", isinstance(value, str) or whole
-    elif typing.get_origin(annotation) is typing.Literal or (
-        isinstance(annotation, type) and issubclass(annotation, PurePath)
+    elif annotation is str and option.name and option.name.endswith("steps"):
+        wanted, fits = "a step count or a schedule name", isinstance(value, str) or whole
+    elif (
+        annotation is str
+        or typing.get_origin(annotation) is typing.Literal
+        or (isinstance(annotation, type) and issubclass(annotation, PurePath))
     ):
         wanted, fits = "a string", isinstance(value, str)
     else:

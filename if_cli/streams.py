@@ -6,8 +6,8 @@
 - stderr is decoration (progress, warnings, errors): when it is closed or breaks, it is
   dropped and the work goes on.
 - stdout is data (paths, JSON): when it is closed or its reader goes away (``| head``),
-  ``emit`` raises ``StdoutClosed`` (exit 141, as a shell reports SIGPIPE), and what is
-  finished stays finished.
+  ``emit`` raises ``StdoutClosed`` (exit 141, as a shell reports SIGPIPE); when it is a
+  file on a full disk, an ``OutputError`` (exit 6). What is finished stays finished.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import os
 import sys
 from typing import Any
 
-from if_cli.errors import StdoutClosed
+from if_cli.errors import IFCliError, OutputError, StdoutClosed
 
 _STDOUT_CLOSED = "stdout is closed"
+_stdout_at_start: tuple[int, int] | None = None  # (device, inode) of descriptor 1
 _BROKEN = {errno.EPIPE, errno.EBADF, errno.ECONNRESET}
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
 class _ClosedStdout(io.TextIOBase):
@@ -94,7 +96,9 @@ def _reopen_closed_descriptors() -> set[int]:
 
 def guard_standard_streams() -> None:
     """Make closed descriptors harmless and stderr forgiving; call once, first thing."""
+    global _stdout_at_start
     closed = _reopen_closed_descriptors()
+    _stdout_at_start = _identity(1)
     if 0 in closed or sys.stdin is None:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     if 1 in closed or sys.stdout is None:
@@ -106,19 +110,47 @@ def guard_standard_streams() -> None:
         sys.stderr = _ForgivingStderr(stderr)
 
 
-def is_stdout_failure(error: BaseException) -> bool:
-    """Whether an OSError is stdout refusing data (closed, or a reader that went away)."""
-    return isinstance(error, OSError) and error.errno in _BROKEN
+def _identity(target: int | str) -> tuple[int, int] | None:
+    """(device, inode) of a descriptor or a path; None where it cannot be told."""
+    try:
+        info = os.stat(target)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
-def stdout_closed(error: BaseException, kept: str = "") -> StdoutClosed:
-    """The if-cli error for a failed write to stdout; stdout is silenced for the exit.
+def stdout_silenced_by_a_library() -> bool:
+    """Whether a library met a broken stdout and pointed it at /dev/null itself.
 
-    ``kept`` tells what survives the stop (", and finished images were kept").
+    rich does so when printing (help text, tables) into a pipe whose reader went away,
+    then exits with a bare code 1; if-cli turns that into its own exit 141.
     """
+    now = _identity(1)
+    return now != _stdout_at_start and now == _identity(os.devnull)
+
+
+def stdout_failure(error: BaseException, kept: str = "") -> IFCliError | None:
+    """The if-cli error for an OSError of a write to stdout, or None for another error.
+
+    Closed or broken: ``StdoutClosed``; full: ``OutputError``. stdout is silenced for
+    the exit. ``kept`` tells what survives the stop (", and finished images were kept").
+    """
+    if not isinstance(error, OSError) or error.errno not in _BROKEN | _FULL:
+        return None
     _silence_stdout()
-    what = "closed" if str(error).endswith(_STDOUT_CLOSED) else "broken (its reader went away)"
-    return StdoutClosed(f"stdout is {what}; stopped{kept}")
+    if error.errno in _FULL:
+        return OutputError(
+            f"cannot write to stdout: {error.strerror}; stopped{kept}",
+            hint="the disk is full or a size limit is set; free space or send stdout elsewhere",
+        )
+    if str(error).endswith(_STDOUT_CLOSED):
+        return StdoutClosed(f"stdout is closed; stopped{kept}")
+    return broken_stdout(kept)
+
+
+def broken_stdout(kept: str = "") -> StdoutClosed:
+    """The error for a stdout whose reader went away."""
+    return StdoutClosed(f"stdout is broken (its reader went away); stopped{kept}")
 
 
 def _silence_stdout() -> None:
@@ -147,6 +179,7 @@ def emit(line: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
     except OSError as error:
-        if not is_stdout_failure(error):
+        failure = stdout_failure(error, ", and finished images were kept")
+        if failure is None:
             raise
-        raise stdout_closed(error, ", and finished images were kept") from error
+        raise failure from error

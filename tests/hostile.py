@@ -116,6 +116,15 @@ def damaged_model(source: Path, target: Path, damage: str) -> Path:
             path.write_bytes(struct.pack("<Q", 2**40) + path.read_bytes()[8:])
         elif damage == "tiny":
             path.write_bytes(b"\x01\x02")
+        elif damage == "dtype":
+            header[first]["dtype"] = "X99"
+            _write_safetensors(path, header, data)
+        elif damage == "metadata":
+            header["__metadata__"] = {"format": 1}
+            _write_safetensors(path, header, data)
+        elif damage == "missing-tensor":
+            header[f"renamed.{first}"] = header.pop(first)
+            _write_safetensors(path, header, data)
         elif damage == "gap":
             begin, end = header[first]["data_offsets"]
             header[first]["data_offsets"] = [begin + 8, end + 8]
@@ -123,3 +132,15 @@ def damaged_model(source: Path, target: Path, damage: str) -> Path:
         else:
             raise ValueError(damage)
     return target
+
+
+def model_with_json(source: Path, target: Path, file: str, text: str) -> Path:
+    """A copy of a model folder with one JSON file (``unet/config.json``) replaced."""
+    shutil.copytree(source, target)
+    (target / file).write_text(text)
+    return target
+
+
+def edited_json(path: Path, **changes: Any) -> str:
+    """The JSON text of ``path`` with top-level keys changed."""
+    return json.dumps({**json.loads(path.read_text()), **changes})

@@ -20,8 +20,10 @@ import pytest
 from tests.hostile import (
     REMOVE,
     damaged_model,
+    edited_json,
     fifo,
     link_to_zero,
+    model_with_json,
     nested,
     sidecar_with,
 )
@@ -51,6 +53,9 @@ class Materials(dict[str, str]):
             path.write_text(CONFIGS[name])
         elif name in DAMAGED_MODELS:
             damaged_model(self.repos["stage_1"], path, DAMAGED_MODELS[name])
+        elif name in JSON_MODELS:
+            file, text = JSON_MODELS[name]
+            model_with_json(self.repos["stage_1"], path, file, text(self.repos["stage_1"]))
         else:
             getattr(self, "_" + name.replace(".", "_").replace("-", "_"))(path)
         self[name] = str(path)
@@ -187,6 +192,11 @@ class Materials(dict[str, str]):
             json.dumps({"weight_map": {"shared.weight": "../../../etc/passwd"}})
         )
 
+    def _short_watermarker_model(self, path: Path) -> None:
+        shutil.copytree(self.repos["stage_1"], path)
+        weights = path / "watermarker" / "diffusion_pytorch_model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:500])
+
     def _fifo_index_model(self, path: Path) -> None:
         shutil.copytree(self.repos["stage_1"], path)
         (path / "model_index.json").unlink()
@@ -250,6 +260,10 @@ CONFIGS: dict[str, str] = {
     "guidance-text.toml": 'guidance_scale = "7"\n',
     "out-number.toml": "out = 5\n",
     "device-list.toml": 'device = ["cpu"]\n',
+    "date.toml": "seed = 1979-05-27T07:32:00Z\n",
+    "deep.toml": "x = " + nested(100_000) + "\n",
+    "name-number.toml": "name = 5\n",
+    "negative-number.toml": "negative_prompt = 5\n",
 }
 DAMAGED_MODELS: dict[str, str] = {
     "truncated-model": "truncated",
@@ -258,6 +272,22 @@ DAMAGED_MODELS: dict[str, str] = {
     "long-header-model": "long-header",
     "tiny-weights-model": "tiny",
     "gap-model": "gap",
+    "unknown-dtype-model": "dtype",
+    "metadata-model": "metadata",
+}
+# Model folders with one JSON file replaced: (file, a function of the tiny stage I repo).
+JSON_MODELS: dict[str, tuple[str, Callable[[Path], str]]] = {
+    "config-list-model": ("unet/config.json", lambda repo: "[1, 2]"),
+    "sample-nan-model": (
+        "unet/config.json",
+        lambda repo: edited_json(repo / "unet" / "config.json", sample_size=float("nan")),
+    ),
+    "timesteps-negative-model": (
+        "scheduler/scheduler_config.json",
+        lambda repo: edited_json(
+            repo / "scheduler" / "scheduler_config.json", num_train_timesteps=-5
+        ),
+    ),
 }
 
 
@@ -507,7 +537,7 @@ CASES: dict[str, Case] = {
     "config is a FIFO": configured("fifo.json", "is a FIFO (named pipe), not a regular file"),
     "config is a broken link": configured("dangling.toml", "is a broken link"),
     "config watermark text": configured("watermark-no.toml", "--watermark must be true or false"),
-    "config steps boolean": configured("steps-bool.toml", "--stage-1-steps must be a string"),
+    "config steps boolean": configured("steps-bool.toml", "--stage-1-steps must be a step count"),
     "config guidance text": configured("guidance-text.toml", 'must be a number, got "7"'),
     "config folder number": configured("out-number.toml", "--out must be a string, got 5"),
     "config device list": configured("device-list.toml", "--device must be a string, got a list"),
@@ -522,6 +552,27 @@ CASES: dict[str, Case] = {
     "model config not JSON": damaged("bad-config-model", "unet/config.json is not valid JSON"),
     "model shard outside": damaged("bad-shards-model", "no valid weight_map of shard file"),
     "model index a FIFO": damaged("fifo-index-model", "model_index.json is a FIFO"),
+    "weights unknown dtype": damaged("unknown-dtype-model", "the unknown dtype 'X99'"),
+    "weights metadata": damaged("metadata-model", "__metadata__ that is not a map of strings"),
+    "watermarker truncated": damaged(
+        "short-watermarker-model", "watermarker/diffusion_pytorch_model.safetensors is truncated"
+    ),
+    "model config a list": damaged("config-list-model", "unet/config.json is not a JSON object"),
+    "model sample size NaN": damaged("sample-nan-model", "gives sample_size the value nan"),
+    "scheduler without timesteps": damaged(
+        "timesteps-negative-model", "gives num_train_timesteps the value -5"
+    ),
+    # More values out of range, config values of other kinds, pictures that are devices.
+    "guidance overflowing": case(
+        "generate", "x", "--guidance-scale", "1e308", says="from 0 to 1000, got 1e+308"
+    ),
+    "image is a device": case("upscale", "/dev/zero", says="image /dev/zero is a device"),
+    "config date": configured("date.toml", "--seed must be a whole number, got the date or"),
+    "config nested deep": configured("deep.toml", "not valid TOML: nested too deeply"),
+    "config name number": configured("name-number.toml", "--name must be a string, got 5"),
+    "config negative prompt number": configured(
+        "negative-number.toml", "--negative-prompt must be a string, got 5"
+    ),
 }
 
 

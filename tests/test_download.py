@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -194,6 +195,8 @@ def test_a_damaged_cached_file_is_named_by_generate_and_fetched_again_by_downloa
         blob.write_bytes(good[: len(good) // 3])
     else:
         blob.write_bytes(good[:8] + b"x" * (len(good) - 8))  # same size, header destroyed
+    listed = json.loads(online("models", "--json").stdout)
+    assert listed[0]["complete"] is False and "is damaged" in listed[0]["problem"]
     used = online("generate", "a fox", "--stages", "1", "--dtype", "fp16", "--dry-run")
     assert used.returncode == 3
     assert used.stderr.startswith(f"if-cli: error: {IF_I} is damaged: {UNET_FP16} ")
@@ -204,6 +207,29 @@ def test_a_damaged_cached_file_is_named_by_generate_and_fetched_again_by_downloa
     assert "1 damaged in the cache" in again.stderr
     assert hub.file_gets()[before:] == [UNET_FP16]
     assert weights.read_bytes() == good
+
+
+def test_a_hub_that_never_answers_is_unreachable_after_a_timeout(cli: Cli, tmp_path: Path) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never says a word
+    try:
+        started = time.monotonic()
+        done = cli(
+            "download", "I-M", "--dry-run",
+            env={
+                "HF_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}",
+                "HF_HUB_OFFLINE": "0",
+                "HF_HUB_ETAG_TIMEOUT": "1",
+                "HF_HOME": str(tmp_path / "hf-home"),
+            },
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert done.returncode == 8, done.stderr
+    assert done.stderr.startswith("if-cli: error: cannot download DeepFloyd/IF-I-M-v1.0")
+    assert took < 60
 
 
 def test_stage_two_repos_skip_the_text_encoder_the_engine_never_loads(

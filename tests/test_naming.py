@@ -74,3 +74,12 @@ def test_byte_counts_print_in_binary_units(count: int, text: str) -> None:
     from if_cli.units import human_bytes
 
     assert human_bytes(count) == text
+
+
+@pytest.mark.parametrize(
+    ("slug", "stem"),
+    [("con", "con-image"), ("CON.tar", "CON-image.tar"), ("nul .txt", "nul -image.txt"),
+     ("com¹", "com¹-image"), ("lpt3.x.y", "lpt3-image.x.y"), ("console", "console")],
+)  # fmt: skip
+def test_windows_reserved_names_are_renamed_with_any_extension(slug: str, stem: str) -> None:
+    assert render_stem("{slug}", {**FIELDS, "slug": slug}) == stem

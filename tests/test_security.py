@@ -155,3 +155,13 @@ def test_a_prompt_cannot_forge_fields_in_the_parameters_chunk(cli: Cli, tmp_path
     assert read["Sampler"] == "DDPM" and read["Model"] == "DeepFloyd/IF-I-XL-v1.0"
     sidecar = json.loads(Path(json.loads(done.stdout)["sidecar"]).read_text())
     assert sidecar["image"]["prompt"] == forged  # the exact text is kept where it is data
+
+
+def test_a_prompt_that_begins_like_the_negative_label_stays_the_prompt(
+    cli: Cli, tmp_path: Path
+) -> None:
+    prompt = "Negative prompt: evil words"
+    done = cli("generate", prompt, *ONE_STEP, "--json", "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    read = _a1111_read(_parameters(Path(json.loads(done.stdout)["path"])))
+    assert read["Prompt"] == "\u2060" + prompt and read["Negative prompt"] == ""

@@ -6,9 +6,12 @@ read it the run stops with exit 141 (as a shell reports SIGPIPE), keeping what i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import CLI
 from tests.test_faults import _complete_images, _environment, _files
@@ -186,3 +189,54 @@ def test_a_prompt_file_from_a_closed_stdin_is_empty_not_an_internal_error(
     done = _run_with_closed(0, ["generate", "--prompts", "-", *STAGE_1], env)
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["if-cli: error: <stdin>: no prompts in the file"]
+
+
+def test_stdout_on_a_full_disk_is_exit_6_and_the_image_is_kept(
+    hf_home: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with open("/dev/full", "w") as full:  # every write: "No space left on device"
+        done = subprocess.run(
+            [str(CLI), "generate", "a fox", *STAGE_1, "-o", str(out)],
+            env=_environment(hf_home, tmp_path / "home"),
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 6
+    assert done.stderr.splitlines()[-1].startswith(
+        "if-cli: error: cannot write to stdout: No space left on device; stopped, "
+        "and finished images were kept"
+    )
+    assert len(_complete_images(out)) == 1
+
+
+@pytest.mark.parametrize("args", [["--help"], ["generate", "--help"]], ids=["app", "command"])
+def test_help_into_a_pipe_nobody_reads_is_exit_141(
+    hf_home: Path, tmp_path: Path, args: list[str]
+) -> None:
+    done = _run_into_a_pipe_nobody_reads("stdout", args, hf_home, tmp_path)
+    assert done.returncode == 141
+    assert done.stderr.splitlines() == [
+        "if-cli: error: stdout is broken (its reader went away); stopped"
+    ]
+
+
+def test_json_lines_stay_valid_unicode_for_a_folder_whose_name_is_not(
+    hf_home: Path, tmp_path: Path
+) -> None:
+    folder = os.fsdecode(bytes(tmp_path) + b"/bad\xffname")  # a byte that is not UTF-8
+    done = subprocess.run(
+        [str(CLI), "generate", "a fox", *STAGE_1, "--json", "-o", folder],
+        env=_environment(hf_home, tmp_path / "home"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.decode("utf-8"))  # strict UTF-8, as jq reads it
+    assert os.fsencode(record["path"]).startswith(bytes(tmp_path) + b"/bad\xffname/")

@@ -8,13 +8,16 @@ fails after an image is made, the image is saved elsewhere and the error says wh
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.hostile import fifo, link_to_zero, nested, sidecar_with
+from tests.hostile import damaged_model, fifo, link_to_zero, nested, sidecar_with
 from tests.pictures import write_picture
 from tests.test_faults import _complete_images, _environment, _files, _start, _wait_for_pause
 
@@ -92,9 +95,13 @@ def _upscale_input(folder: Path, beside: Callable[[Path], object]) -> Path:
             lambda p: p.write_text(json.dumps(sidecar_with({"image.seed": "abc"}))),
             'image.seed must be a whole number, got "abc"',
         ),
+        (
+            lambda p: p.write_text(json.dumps(sidecar_with({"image.seed": 2**70}))),
+            "image.seed must be from 0 to",
+        ),
         (lambda p: p.write_text(json.dumps({"tool": "another"})), None),
     ],
-    ids=["fifo", "endless", "deep", "wrong-type", "other-tool"],
+    ids=["fifo", "endless", "deep", "wrong-type", "seed-out-of-range", "other-tool"],
 )
 def test_a_bad_sidecar_beside_an_upscale_input_is_ignored(
     cli: Cli, tmp_path: Path, beside: Callable[[Path], object], warned: str | None
@@ -149,36 +156,53 @@ def test_numbers_in_a_name_template_take_a_width(cli: Cli, tmp_path: Path) -> No
 
 
 def _pause_then(
-    hf_home: Path, tmp_path: Path, args: list[str], meanwhile: Callable[[], None]
+    hf_home: Path,
+    tmp_path: Path,
+    args: list[str],
+    meanwhile: Callable[[], None],
+    point: str = "stage_1",
+    **env: str,
 ) -> tuple[int, str, str]:
-    """Run until stage I starts, do ``meanwhile``, let it finish; code, stdout, stderr."""
+    """Run until ``point``, do ``meanwhile``, let it finish; code, stdout, stderr."""
     release = tmp_path / "go"
-    env = _environment(
-        hf_home, tmp_path / "home", IF_CLI_FAULT="pause@stage_1", IF_CLI_FAULT_RELEASE=str(release)
+    environment = _environment(
+        hf_home,
+        tmp_path / "home",
+        IF_CLI_FAULT=f"pause@{point}",
+        IF_CLI_FAULT_RELEASE=str(release),
+        **env,
     )
-    process = _start(args, env)
-    _wait_for_pause(process, "stage_1")
+    process = _start(args, environment)
+    _wait_for_pause(process, point.split("#")[0])
     meanwhile()
     release.touch()
     stdout, stderr = process.communicate(timeout=120)
     return process.returncode, stdout, stderr
 
 
+def _saved_instead(error: str) -> list[Path]:
+    """The files an error line says were saved instead of the output folder."""
+    return [Path(p) for p in re.findall(r"(/\S+?\.png)", error.split(";", 1)[1])]
+
+
+@pytest.mark.parametrize(
+    "point", ["stage_1", "save#1", "save#2"], ids=["before", "png-write", "sidecar-write"]
+)
 def test_an_output_folder_replaced_by_a_file_mid_run_keeps_the_image_elsewhere(
-    cli: Cli, hf_home: Path, tmp_path: Path
+    cli: Cli, hf_home: Path, tmp_path: Path, point: str
 ) -> None:
     out = tmp_path / "out"
     args = ["generate", "a rescued fox", *STAGE_1, "-o", str(out)]
 
     def replace_folder() -> None:
-        out.rmdir()
+        shutil.rmtree(out)
         out.write_text("a file now")
 
-    code, stdout, stderr = _pause_then(hf_home, tmp_path, args, replace_folder)
-    assert code == 6 and stdout == ""
+    code, stdout, stderr = _pause_then(hf_home, tmp_path, args, replace_folder, point)
+    assert code == 6 and stdout == "" and "Traceback" not in stderr
     error = stderr.splitlines()[-1]
-    assert error.startswith(f"if-cli: error: the output folder {out} was replaced by a file; ")
-    rescued = Path(error.split(" was saved as ")[1].split(" instead")[0])
+    assert error.startswith("if-cli: error: ") and " was saved as " in error
+    (rescued,) = _saved_instead(error)
     assert rescued.parent.name == "rescued" and rescued.parent.parent.name == "if-cli"
     assert _complete_images(rescued.parent) == [rescued.name]
     reference = tmp_path / "reference"
@@ -187,9 +211,95 @@ def test_an_output_folder_replaced_by_a_file_mid_run_keeps_the_image_elsewhere(
     assert rescued.read_bytes() == Path(json.loads(made.stdout)["path"]).read_bytes()
 
 
+def test_every_image_of_a_batch_is_rescued_and_named(hf_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["generate", "a fox", *STAGE_1, "--num-images", "3", "--batch-size", "3",
+            "-o", str(out)]  # fmt: skip
+
+    def replace_folder() -> None:
+        out.rmdir()
+        out.write_text("a file now")
+
+    code, _, stderr = _pause_then(hf_home, tmp_path, args, replace_folder)
+    assert code == 6
+    error = stderr.splitlines()[-1]
+    assert "3 images were saved instead: " in error
+    rescued = _saved_instead(error)
+    assert len(rescued) == 3 and sorted(_complete_images(rescued[0].parent)) == sorted(
+        p.name for p in rescued
+    )
+
+
+def test_the_temporary_rescue_folder_is_new_and_private(hf_home: Path, tmp_path: Path) -> None:
+    """Where the user's own rescue folder fails, the temporary one is made fresh: a
+    folder or link planted in /tmp under a predictable name is never used."""
+    home = tmp_path / "home"
+    (home / ".local" / "share" / "if-cli").mkdir(parents=True)
+    (home / ".local" / "share" / "if-cli" / "rescued").write_text("not a folder")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    for uid in {os.getuid(), 0, 1000}:
+        (temp / f"if-cli-rescued-{uid}").symlink_to(planted)
+    out = tmp_path / "out"
+
+    def replace_folder() -> None:
+        out.rmdir()
+        out.write_text("a file now")
+
+    args = ["generate", "a fox", *STAGE_1, "-o", str(out)]
+    code, _, stderr = _pause_then(hf_home, tmp_path, args, replace_folder, TMPDIR=str(temp))
+    assert code == 6
+    (rescued,) = _saved_instead(stderr.splitlines()[-1])
+    assert rescued.parent.parent == temp and not rescued.parent.is_symlink()
+    assert rescued.parent.stat().st_mode & 0o777 == 0o700 and list(planted.iterdir()) == []
+
+
 def test_an_output_folder_removed_mid_run_is_made_again(hf_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["generate", "a fox", *STAGE_1, "-o", str(out)]
-    code, stdout, stderr = _pause_then(hf_home, tmp_path, args, out.rmdir)
-    assert code == 0, stderr
-    assert _complete_images(out) == [Path(stdout.strip()).name] and len(_files(out)) == 2
+    for point in ("stage_1", "save#1"):
+        code, stdout, stderr = _pause_then(
+            hf_home, tmp_path, args + ["--seed", "6"] * (point != "stage_1"),
+            lambda: shutil.rmtree(out), point,
+        )  # fmt: skip
+        assert code == 0, stderr
+        assert _complete_images(out) == [Path(stdout.strip()).name] and len(_files(out)) == 2
+
+
+def test_leftovers_that_cannot_be_removed_do_not_stop_a_run(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".old.png.999999999.abcd1234.part").mkdir()  # a folder by a temp file's name
+    (out / ".old.png.99999999999999999999.abcd1234.part").write_text("no process has it")
+    done = cli("generate", "a fox", *STAGE_1, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert (out / ".old.png.999999999.abcd1234.part").is_dir()
+    assert not (out / ".old.png.99999999999999999999.abcd1234.part").exists()
+
+
+def test_a_sidecar_naming_anything_but_its_png_marks_nothing_finished(
+    cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = cli("generate", "a fox", *STAGE_1, "-o", str(out), "--json")
+    assert first.returncode == 0, first.stderr
+    sidecar = Path(json.loads(first.stdout)["sidecar"])
+    record = json.loads(sidecar.read_text())
+    record["image"]["files"]["image"] = sidecar.name  # a regular file, but not a PNG
+    sidecar.write_text(json.dumps(record))
+    again = cli("generate", "a fox", *STAGE_1, "-o", str(out))
+    assert again.returncode == 0 and "skipping" not in again.stderr
+
+
+def test_a_model_missing_a_tensor_is_a_model_error_naming_it(
+    cli: Cli, tiny_repos: dict[str, Path], tmp_path: Path
+) -> None:
+    model = damaged_model(tiny_repos["stage_1"], tmp_path / "model", "missing-tensor")
+    done = cli("generate", "a fox", *STAGE_1, "--stage-1-model", str(model), "-q",
+               "-o", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 3
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"if-cli: error: {model} is damaged: its unet weights have no tensor")
+    assert line.endswith("copy or download the model folder again")

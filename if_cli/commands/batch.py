@@ -130,9 +130,9 @@ def finished_fingerprints(out: Path) -> set[str]:
 
 
 def _complete(out: Path, name: str) -> bool:
-    """Whether the PNG a sidecar names is a regular file in ``out`` itself."""
+    """Whether the PNG a sidecar names is a regular PNG file in ``out`` itself."""
     path = out / name
-    return path.parent == out and path.is_file()
+    return path.parent == out and name.endswith(".png") and path.is_file()
 
 
 def make_chunks(jobs: list[ImageJob], chunk_size: int) -> list[Chunk]:

@@ -32,7 +32,7 @@ def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
         return settings["model"]
     if Path(recorded["path"]).is_dir():
         return str(recorded["path"])
-    say(f"{recorded['path']} is gone; using {recorded['ref']} as it is now")
+    say(f"{recorded['path']} is no longer a model folder; using {recorded['ref']} as it is now")
     return recorded["ref"]
 
 
@@ -79,7 +79,7 @@ def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
         values[guidance] = settings["guidance_scale"]
         values[f"stage_{stage}_strength"] = settings.get("strength")
         if stage > 1:
-            values[f"stage_{stage}_noise_level"] = settings["noise_level"]
+            values[f"stage_{stage}_noise_level"] = settings.get("noise_level")
     values["flow"] = request.get("flow") or "generate"
     values["first_stage"] = request.get("first_stage") or 1
     values["init"] = request.get("init")

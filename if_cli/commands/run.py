@@ -8,6 +8,7 @@ or with ``--json`` one JSON object per image.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -35,11 +36,15 @@ from if_cli.errors import (
 from if_cli.output.files import ensure_writable_dir, remove_empty_dirs, remove_orphans
 from if_cli.output.naming import validate_template
 from if_cli.progress import progress_reporter, say
+from if_cli.stops import stops_wait
 from if_cli.streams import emit, require_stdout
 
 if TYPE_CHECKING:
     from if_cli.engine.cascade import Engine
     from if_cli.output.writer import OutputWriter, WrittenImage
+
+
+_UNDECODED = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,10 @@ def _report_written(
         "stages": so_far.request.last_stage,
         "timings_s": {k: round(t.load_s + t.run_s, 4) for k, t in so_far.timings.items()},
     }
-    emit(json.dumps(record, ensure_ascii=False))
+    text = json.dumps(record, ensure_ascii=False)
+    if _UNDECODED.search(text):  # a path whose bytes are not UTF-8: JSON must be Unicode
+        text = json.dumps(record)  # \udcff escapes: valid JSON that keeps every byte
+    emit(text)
 
 
 @contextmanager
@@ -203,6 +211,7 @@ def _make_chunk(
     failure that a smaller batch cannot fix is counted and the run goes on.
     """
     from if_cli.output.metadata import ImageLabel
+    from if_cli.output.rescue import ImageNotWritten, summary
 
     finished: set[int] = set()  # ImageJob.index of each image written
     while True:
@@ -211,17 +220,31 @@ def _make_chunk(
         if pending is None:
             return
 
-        def write(so_far: GenerationResult, image: GeneratedImage, part: Chunk = pending) -> None:
+        not_written: list[ImageNotWritten] = []
+
+        def write(
+            so_far: GenerationResult,
+            image: GeneratedImage,
+            part: Chunk = pending,
+            not_written: list[ImageNotWritten] = not_written,
+        ) -> None:
             job = part.jobs[image.index]
             label = ImageLabel(job.index, job.name, job.fingerprint, job.origin)
-            _report_written(
-                job, writer.write(so_far, image, label), image, so_far, options.json_output
-            )
-            finished.add(job.index)
-            tally.written += 1
+            with stops_wait():  # a stop waits until the image is written and reported
+                try:
+                    written = writer.write(so_far, image, label)
+                except ImageNotWritten as failure:
+                    not_written.append(failure)
+                    raise
+                finished.add(job.index)
+                tally.written += 1
+                _report_written(job, written, image, so_far, options.json_output)
 
         try:
             engine.generate(pending.request, on_image=write)
+            return
+        except ImageNotWritten:
+            _fail_or_go_on(summary(not_written), chunk, finished, options, tally)
             return
         except OutOfMemoryError as error:
             if not options.keep_going or batch_size == 1:

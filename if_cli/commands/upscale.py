@@ -30,6 +30,7 @@ def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
     an if-cli sidecar of this very picture is ignored, with a warning when it cannot be
     read or holds values of the wrong type.
     """
+    from if_cli.engine.request import MAX_SEED
     from if_cli.output.metadata import MAX_SIDECAR_BYTES, checked_sidecar, claims_if_cli
     from if_cli.progress import warn
     from if_cli.schema import SchemaError
@@ -46,6 +47,8 @@ def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
         if not claims_if_cli(data):
             return None
         record = checked_sidecar(data)["image"]
+        if not 0 <= record["seed"] <= MAX_SEED:
+            raise SchemaError(f"image.seed must be from 0 to {MAX_SEED}, got {record['seed']}")
     except (UnreadableFile, SchemaError) as exc:
         reason = exc.reason if isinstance(exc, UnreadableFile) else str(exc)
         warn(f"ignoring the sidecar {sidecar}: {reason}")

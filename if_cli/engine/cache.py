@@ -12,6 +12,7 @@ from if_cli.engine.download import file_variant
 from if_cli.engine.models import (
     ModelSource,
     check_folders,
+    check_weights,
     choose_variant,
     pipeline_class,
     specs_for,
@@ -64,7 +65,8 @@ def _problem(source: ModelSource, interrupted: bool) -> str | None:
         specs = specs_for(wanted)
         for spec in specs:
             check_folders(source, spec.folders)
-            choose_variant(source, list(spec.components), "fp16")
+            variant = choose_variant(source, list(spec.components), "fp16")
+            check_weights(source, list(spec.components), variant)
     except IFCliError as error:
         return error.message
     return None if specs else f"{wanted} is not a pipeline if-cli runs"

@@ -49,6 +49,7 @@ from if_cli.engine.models import (
     ModelSource,
     StageSpec,
     check_folders,
+    check_watermarker,
     choose_variant,
     pipeline_class,
     resolve_model,
@@ -65,7 +66,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("if_cli")
 
 ImageCallback = Callable[[GenerationResult, GeneratedImage], None]
-"""Called with the result so far (timings up to now) and each image as it is finished."""
+"""Called with the result so far (timings up to now) and each image as it is finished.
+Every image of a batch is handed over even when the callback fails for one of them."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class Engine:
                     spec.key, STAGE_LABELS[spec.key], source, spec.components, variant, dtype
                 )
             )
+        if request.watermark:
+            check_watermarker(sources[1])
         plan = make_plan(
             request.placement,
             device,
@@ -308,11 +312,11 @@ class Engine:
                         for i, pil in zip(batch, _to_pil(pipe, images, watermarker), strict=True):
                             work.intermediates[i][stage] = pil
                     continue
-                for i, pil in zip(batch, images, strict=True):
-                    done = GeneratedImage(i, prompts[i], seeds[i], pil, work.intermediates[i])
-                    work.finished.append(done)
-                    if on_image is not None:
-                        on_image(work.result(), done)
+                made = [
+                    GeneratedImage(i, prompts[i], seeds[i], pil, work.intermediates[i])
+                    for i, pil in zip(batch, images, strict=True)
+                ]
+                _deliver(work, made, on_image)
             pipe.watermarker = None
         work.images = outputs
 
@@ -368,6 +372,23 @@ class Engine:
         if key not in self._watermarkers:
             self._watermarkers[key] = loading.load_watermarker(source)
         return self._watermarkers[key]
+
+
+def _deliver(work: _Work, made: list[GeneratedImage], on_image: ImageCallback | None) -> None:
+    """Hand over every finished image of a batch, even after a hand-over fails (a full
+    folder, a stop): the others are made already and must reach the caller. The first
+    failure is raised once all of them are handed over."""
+    failure: BaseException | None = None
+    for done in made:
+        work.finished.append(done)
+        if on_image is None:
+            continue
+        try:
+            on_image(work.result(), done)
+        except BaseException as error:  # raised again below
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def request_compiles(request: GenerationRequest, plan: Plan, key: str) -> bool:
@@ -432,14 +453,10 @@ def _oom_hint(plan: Plan) -> str:
 @contextmanager
 def _translate_failures(plan: Plan) -> Iterator[None]:
     """Turn device OOM, Ctrl-C and SIGTERM into if-cli errors; free what was loaded first."""
-    import torch
-
     try:
         yield
-    except torch.OutOfMemoryError as exc:
-        raise OutOfMemoryError(f"{plan.device} ran out of memory", hint=_oom_hint(plan)) from exc
-    except RuntimeError as exc:
-        if "out of memory" not in str(exc).lower():
+    except (RuntimeError, MemoryError) as exc:
+        if not loading.is_out_of_memory(exc):
             raise
         raise OutOfMemoryError(f"{plan.device} ran out of memory", hint=_oom_hint(plan)) from exc
     except KeyboardInterrupt as exc:

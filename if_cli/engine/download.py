@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from if_cli.engine.models import PICKLE_SUFFIXES, specs_for
 from if_cli.engine.safetensors_header import DamagedFile, read_tensor_infos
@@ -208,6 +209,37 @@ def hub_errors(repo_id: str, revision: str) -> Iterator[None]:
         raise
 
 
+def use_timeouts() -> None:
+    """Give every hub request a timeout: huggingface_hub asks for none (it passes
+    ``timeout=None``), so a hub or proxy that accepts the connection and never answers
+    would hang if-cli for good.
+
+    A request hook fills each timeout left unset with ``HF_HUB_ETAG_TIMEOUT`` seconds (10
+    by default): a request that hears nothing for that long fails, and the command fails
+    as unreachable (exit 8). Timeouts huggingface_hub does set (file transfers) stay.
+    """
+    from huggingface_hub import constants, set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    seconds = float(constants.HF_HUB_ETAG_TIMEOUT)
+
+    def bounded(request: Any) -> None:
+        asked = request.extensions.get("timeout") or {}
+        request.extensions["timeout"] = {
+            key: seconds if asked.get(key) is None else asked[key]
+            for key in ("connect", "read", "write", "pool")
+        }
+
+    def client() -> Any:
+        made = default_client_factory()
+        hooks = made.event_hooks
+        hooks["request"] = [*hooks.get("request", []), bounded]
+        made.event_hooks = hooks
+        return made
+
+    set_client_factory(client)
+
+
 def _cache_dir(cache_dir: Path | None) -> Path:
     from huggingface_hub import constants
 
@@ -245,6 +277,7 @@ def plan_download(
     from huggingface_hub import HfApi, try_to_load_from_cache
     from huggingface_hub.hf_api import RepoFile
 
+    use_timeouts()
     api = HfApi(token=token)
     cache = _cache_dir(cache_dir)
     with hub_errors(repo_id, revision):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from if_cli.errors import InvalidRequestError
+from if_cli.untrusted import UnreadableFile, read_bytes
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -104,21 +106,18 @@ def _read_bytes(source: str, what: str) -> bytes:
             raise InvalidRequestError(f"{what} on stdin is empty", hint="pipe an image into if-cli")
     else:
         path = Path(source).expanduser()
-        if not path.exists():
+        if not os.path.lexists(path):
             raise InvalidRequestError(f"{what} {source}: no such file")
         if path.is_dir():
             raise InvalidRequestError(f"{what} {source} is a folder, not an image file")
-        try:
-            size = path.stat().st_size
-            if size == 0:
-                raise InvalidRequestError(f"{what} {source} is empty (0 bytes)")
-            if size > MAX_INPUT_BYTES:
-                raise _too_many_bytes(source, what)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidRequestError(
-                f"{what} {source} cannot be read: {exc.strerror or exc}"
-            ) from exc
+        try:  # a regular file, or a pipe such as <(curl …); never a device
+            data = read_bytes(path, MAX_INPUT_BYTES, streams=True)
+        except UnreadableFile as exc:
+            if exc.reason.startswith("is larger"):
+                raise _too_many_bytes(source, what) from exc
+            raise InvalidRequestError(f"{what} {source} {exc.reason}") from exc
+        if not data:
+            raise InvalidRequestError(f"{what} {source} is empty (0 bytes)")
     if len(data) > MAX_INPUT_BYTES:
         raise _too_many_bytes(source, what)
     return data

@@ -20,7 +20,7 @@ from if_cli.engine.library_output import stdout_captured
 from if_cli.engine.memory import Plan, StageFootprint
 from if_cli.engine.models import repair_hint
 from if_cli.engine.watermark import FittingWatermarker
-from if_cli.errors import ModelNotFoundError
+from if_cli.errors import IFCliError, ModelNotFoundError
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -65,30 +65,64 @@ def _from_pretrained(cls: Any, footprint: StageFootprint, dtype: str, **componen
     return pipe
 
 
-def _load_errors() -> tuple[type[BaseException], ...]:
-    """What a library raises for files it cannot read (never out-of-memory: that is a
-    RuntimeError, reported with its own hint)."""
-    from safetensors import SafetensorError
+MAX_REASON_CHARS = 240
 
-    return (OSError, ValueError, SafetensorError)
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says the device (or the CPU's RAM) ran out of memory."""
+    import torch
+
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
 
 
 @contextmanager
 def _as_model_error(source: ModelSource, what: str) -> Iterator[None]:
+    """Whatever a library raises while reading a model's files (short of running out of
+    memory) means the files cannot be used: exit 3 with the model and its fix."""
     try:
         with stdout_captured():
             yield
-    except _load_errors() as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    except IFCliError:
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        reason = (str(exc).strip().splitlines() or [""])[0] or type(exc).__name__
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
         raise ModelNotFoundError(
-            f"{source.describe()}: {what} cannot be loaded: {first}", hint=repair_hint(source)
+            f"{source.describe()}: {what} cannot be loaded: {reason}", hint=repair_hint(source)
         ) from exc
 
 
 def load_stage(footprint: StageFootprint, dtype: str) -> DiffusionPipeline:
     """Load the pipeline of one cascade phase with only the parts that phase uses."""
     with _as_model_error(footprint.source, footprint.label):
-        return _load_stage(footprint, dtype)
+        pipe = _load_stage(footprint, dtype)
+    _refuse_missing_weights(pipe, footprint)
+    return pipe
+
+
+def _refuse_missing_weights(pipe: DiffusionPipeline, footprint: StageFootprint) -> None:
+    """A weight file that lacks tensors its model needs leaves them empty ("meta");
+    that is a damaged file, said before the model is moved or run."""
+    import torch
+
+    for name, component in pipe.components.items():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        empty = next((n for n, p in component.named_parameters() if p.is_meta), None)
+        if empty is not None:
+            raise ModelNotFoundError(
+                f"{footprint.source.describe()} is damaged: its {name} weights have no "
+                f"tensor {empty!r}",
+                hint=repair_hint(footprint.source),
+            )
 
 
 def _load_stage(footprint: StageFootprint, dtype: str) -> DiffusionPipeline:

@@ -227,10 +227,44 @@ def _weight_map(source: ModelSource, index: Path) -> dict[str, str]:
     return weight_map
 
 
+# Config values that size a model or a schedule: whole numbers above 0 (or lists of
+# them); anything else fails deep inside a run (a NaN sample size, -5 timesteps).
+SIZES = (
+    "sample_size",
+    "in_channels",
+    "out_channels",
+    "block_out_channels",
+    "layers_per_block",
+    "num_train_timesteps",
+    "d_model",
+    "d_ff",
+    "d_kv",
+    "num_heads",
+    "num_layers",
+    "vocab_size",
+)
+
+
+def _is_size(value: object) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_is_size(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _check_json_files(source: ModelSource, folder: str) -> None:
-    """Every JSON file in a model folder (configs, tokenizer files) must parse."""
+    """Every JSON file in a model folder (configs, tokenizer files, shard indexes) must
+    be a JSON object, as each of them is in the diffusers and transformers layouts, and
+    a config's sizes must be sizes."""
     for path in sorted((source.path / folder).glob("*.json")):
-        model_json(source, path)
+        data = model_json(source, path)
+        if not isinstance(data, dict):
+            raise damaged(source, path, "is not a JSON object")
+        if path.name.endswith("config.json"):
+            wrong = next(
+                (k for k in SIZES if data.get(k) is not None and not _is_size(data[k])), None
+            )
+            if wrong is not None:
+                raise damaged(source, path, f"gives {wrong} the value {data[wrong]!r}")
 
 
 def check_folders(source: ModelSource, folders: tuple[str, ...]) -> None:
@@ -300,6 +334,23 @@ def tensor_infos(source: ModelSource, path: Path) -> list[TensorInfo]:
         raise damaged(source, path, exc.reason) from exc
     except DamagedFile as exc:
         raise damaged(source, path, str(exc)) from exc
+
+
+def check_weights(source: ModelSource, components: list[str], variant: str | None) -> None:
+    """Every weight file the components load under ``variant``, checked from its header."""
+    for component in components:
+        for path in component_files(source, component, variant) or []:
+            tensor_infos(source, path)
+
+
+def check_watermarker(source: ModelSource) -> None:
+    """IF's watermarker (a small model in the stage-I repo) checked as the stages are."""
+    folder = source.path / "watermarker"
+    if not folder.is_dir():
+        return  # loading warns that images go unmarked
+    _check_json_files(source, "watermarker")
+    for path in sorted(folder.glob("*.safetensors")):
+        tensor_infos(source, path)
 
 
 def component_bytes(

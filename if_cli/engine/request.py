@@ -38,6 +38,8 @@ Flow = Literal["generate", "img2img", "style", "upscale", "inpaint"]
 FLOWS_WITHOUT_PROMPT = ("img2img", "upscale")
 
 MAX_SEED = 2**63 - 1
+MAX_GUIDANCE_SCALE = 1000
+"""IF uses 4 to 10; far above, the arithmetic overflows into NaN and a black picture."""
 MAX_NUM_IMAGES = 10_000
 """Images of one prompt in one request; more is a typo or a runaway script (see run limits)."""
 # The x4 upscaler's model_index sets max_noise_level 350; IF-II's noising scheduler has 1000.
@@ -336,9 +338,10 @@ def _validate_stage(stage: int, options: StageOptions) -> None:
         _check_int(f"{prefix} steps", steps, minimum=1, maximum=1000)
     _validate_strength(prefix, options)
     guidance = options.guidance_scale
-    if not isinstance(guidance, (int, float)) or not 0 <= guidance < float("inf"):
+    if not isinstance(guidance, (int, float)) or not 0 <= guidance <= MAX_GUIDANCE_SCALE:
         raise InvalidRequestError(
-            f"{prefix} guidance scale must be a number, 0 or more, got {guidance}"
+            f"{prefix} guidance scale must be a number from 0 to {MAX_GUIDANCE_SCALE}, "
+            f"got {guidance}"
         )
     if stage == 1:
         return

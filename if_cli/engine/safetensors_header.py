@@ -16,23 +16,31 @@ from pathlib import Path
 from if_cli.untrusted import open_untrusted, parse_json, read_up_to
 
 MAX_HEADER_BYTES = 100_000_000  # the safetensors format's own limit
-DTYPE_BYTES = {
-    "BOOL": 1,
-    "U8": 1,
-    "I8": 1,
-    "F8_E5M2": 1,
-    "F8_E4M3": 1,
-    "I16": 2,
-    "U16": 2,
-    "F16": 2,
-    "BF16": 2,
-    "I32": 4,
-    "U32": 4,
-    "F32": 4,
-    "I64": 8,
-    "U64": 8,
-    "F64": 8,
+DTYPE_BITS = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E5M2FNUZ": 8,
+    "F8_E4M3FNUZ": 8,
+    "F8_E8M0": 8,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+    "C64": 64,
 }
+"""The element types the safetensors format knows, in bits (some are smaller than a byte)."""
 
 
 class DamagedFile(ValueError):
@@ -94,6 +102,11 @@ def read_tensor_infos(path: Path) -> list[TensorInfo]:
     """
     header, data_bytes = _read_header(path)
     infos, spans = [], []
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(value, str) for value in metadata.values()
+    ):
+        raise DamagedFile("has __metadata__ that is not a map of strings")
     for name, meta in header.items():
         if name == "__metadata__":
             continue
@@ -101,11 +114,13 @@ def read_tensor_infos(path: Path) -> list[TensorInfo]:
             raise DamagedFile(f"describes tensor {name!r} as {meta!r}")
         numel = _numel(name, meta.get("shape"))
         begin, end = _span(name, meta.get("data_offsets"))
-        width = DTYPE_BYTES.get(str(meta.get("dtype")))
-        if width is not None and end - begin != numel * width:
+        bits = DTYPE_BITS.get(meta.get("dtype"))  # type: ignore[arg-type]
+        if bits is None:
+            raise DamagedFile(f"gives tensor {name!r} the unknown dtype {meta.get('dtype')!r}")
+        if (end - begin) * 8 != numel * bits:
             raise DamagedFile(
                 f"gives tensor {name!r} {end - begin:,} bytes, but its shape and dtype "
-                f"need {numel * width:,}"
+                f"need {numel * bits / 8:,.0f}"
             )
         infos.append(TensorInfo(name, numel))
         spans.append((begin, end))

@@ -62,7 +62,8 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write via ``write`` to a temp file, then give it ``path`` unless ``path`` exists.
 
     Raises FileExistsError when the name is taken (the caller picks another), and
-    OutputError for any other failure; the temp file is always removed.
+    OutputError for any other failure; the temp file is removed wherever the folder
+    still allows it (a failure to remove it never hides the failure that matters).
     """
     prefix = f".{path.name}.{os.getpid()}."  # the writer's PID: see remove_orphans
     try:
@@ -87,7 +88,7 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except OSError as exc:
         raise write_failure(str(path), exc) from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone, or a folder that no longer lets us
             temp.unlink()
 
 
@@ -112,9 +113,9 @@ def publish_beside(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or no process could have it
         return False
-    except PermissionError:  # alive, but someone else's
+    except OSError:  # alive but someone else's (EPERM), or not to be judged: keep it
         return True
     return True
 
@@ -122,17 +123,22 @@ def _alive(pid: int) -> bool:
 def remove_orphans(directory: Path) -> int:
     """Delete temp files left by writers that died mid-write (killed, power cut).
 
-    Only files whose writer process is gone are removed, so another if-cli writing into
-    the same folder right now is never disturbed. Returns how many were removed.
+    Only regular files whose writer process is gone are removed, so another if-cli
+    writing into the same folder right now is never disturbed; one that cannot be
+    removed (another user's, in a shared folder) is left as it is. Returns how many
+    were removed.
     """
     removed = 0
     for temp in directory.glob(f".*{PART_SUFFIX}"):
         parts = temp.name.split(".")
         pid = next((int(p) for p in reversed(parts[:-2]) if p.isdigit()), None)
-        if pid is not None and not _alive(pid):
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-                removed += 1
+        if pid is None or _alive(pid) or temp.is_symlink() or not temp.is_file():
+            continue
+        try:
+            temp.unlink()
+            removed += 1
+        except OSError:
+            continue
     return removed
 
 

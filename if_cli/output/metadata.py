@@ -90,6 +90,10 @@ _NEEDS_QUOTES = re.compile(r"[,:\n]")
 _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
 
 
+NEGATIVE_LABEL = "Negative prompt:"
+WORD_JOINER = "\u2060"
+
+
 def _one_line(text: str) -> str:
     """Text on one line, so a prompt cannot start a line of its own in the chunk.
 
@@ -98,6 +102,17 @@ def _one_line(text: str) -> str:
     both. T5 reads a line break as a space, and the sidecar keeps the exact text.
     """
     return _LINE_BREAKS.sub(" ", text)
+
+
+def _prompt_line(prompt: str) -> str:
+    """The prompt's line: one line, and never read as the negative prompt's label.
+
+    A prompt that itself begins with ``Negative prompt:`` gets an invisible word joiner
+    (U+2060) in front, the one change that keeps A1111 readers from taking it as the
+    negative prompt while it reads the same.
+    """
+    line = _one_line(prompt)
+    return WORD_JOINER + line if line.lstrip().startswith(NEGATIVE_LABEL) else line
 
 
 def _quote(value: object) -> str:
@@ -141,9 +156,9 @@ def a1111_parameters(result: GenerationResult, image: GeneratedImage, size: tupl
         if options.strength is not None:
             pairs.append((f"Stage {stage} strength", options.strength))
     pairs.append(("Version", f"if-cli {__version__}"))
-    lines = [_one_line(image.prompt)]
+    lines = [_prompt_line(image.prompt)]
     if request.negative_prompt:
-        lines.append(f"Negative prompt: {_one_line(request.negative_prompt)}")
+        lines.append(f"{NEGATIVE_LABEL} {_one_line(request.negative_prompt)}")
     lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in pairs))
     return "\n".join(lines)
 

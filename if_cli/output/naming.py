@@ -31,13 +31,13 @@ _DROPPED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 SLUG_MAX_CHARS = 60
 # 255 bytes per filename, minus the longest suffix we add ("-99999.stage-2.png" and such).
 STEM_MAX_BYTES = 200
+# Windows refuses these names with any extension too (``CON.tar.png``), and COM¹ … LPT³.
 _WINDOWS_RESERVED = {
     "con",
     "prn",
     "aux",
     "nul",
-    *(f"com{i}" for i in range(1, 10)),
-    *(f"lpt{i}" for i in range(1, 10)),
+    *(f"{port}{n}" for port in ("com", "lpt") for n in (*"123456789", "¹", "²", "³")),
 }
 
 
@@ -105,10 +105,12 @@ def render_stem(template: str, values: Mapping[str, object]) -> str:
         for key, value in values.items()
     }
     stem = _safe_component(template.format_map(safe))
-    if stem.lower() in _WINDOWS_RESERVED:
-        stem = f"{stem}-image"
     encoded = stem.encode()[:STEM_MAX_BYTES]
-    return encoded.decode("utf-8", "ignore").strip("-.") or "image"
+    stem = encoded.decode("utf-8", "ignore").strip("-.") or "image"
+    head, dot, rest = stem.partition(".")
+    if head.rstrip().lower() in _WINDOWS_RESERVED:
+        stem = f"{head}-image{dot}{rest}"
+    return stem
 
 
 def _safe_component(value: str) -> str:

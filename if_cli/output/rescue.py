@@ -1,18 +1,18 @@
 """Where an image goes when its output folder cannot take it: nothing made is dropped.
 
 On real IF an image is minutes of GPU work. When the output folder fails once the image
-is made (the disk is full, the folder was removed or replaced, every name is taken),
-all its files are saved together in a rescue folder instead, ``if-cli/rescued`` in the
-user data folder (``~/.local/share`` on Linux) or else the system's temporary folder,
-and the error names the file. Only when no place takes them does the error say exactly
-which image was lost, and why.
+is made (the disk is full, the folder was replaced by a file, every name is taken), all
+its files are saved together in a rescue folder instead: ``if-cli/rescued`` in the user
+data folder (``~/.local/share`` on Linux), or else a new private folder in the system's
+temporary folder (made by ``mkdtemp``: no other user can have planted it). The error
+names each saved file; only when no place takes an image does it say exactly which image
+was lost, and why.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from if_cli.errors import OutputError
@@ -22,15 +22,39 @@ from if_cli.output.naming import free_stem
 SIDECAR_SUFFIX = ".json"
 
 
-def rescue_folders() -> list[Path]:
-    """Where rescued images go, in order of preference."""
+class ImageNotWritten(OutputError):
+    """An image its output folder could not take: saved elsewhere, or lost."""
+
+    def __init__(self, failure: OutputError, what: str, saved: Path | None, detail: str) -> None:
+        outcome = f"{what} was saved as {saved} instead" if saved else f"{what} {detail}"
+        super().__init__(f"{failure.message}; {outcome}", failure.hint)
+        self.cause = failure
+        self.what = what
+        self.saved = saved
+        self.detail = detail
+
+
+def summary(failures: list[ImageNotWritten]) -> OutputError:
+    """One error for every image of a batch that its folder could not take."""
+    if len(failures) == 1:
+        return failures[0]
+    first = failures[0]
+    saved = [f.saved for f in failures if f.saved is not None]
+    lost = [f for f in failures if f.saved is None]
+    parts = []
+    if saved:
+        parts.append(f"{len(saved)} images were saved instead: " + ", ".join(map(str, saved)))
+    if lost:
+        parts.append(f"{', '.join(f.what for f in lost)} {lost[0].detail}")
+    return OutputError(f"{first.cause.message}; " + "; ".join(parts), first.hint)
+
+
+def _rescue_folders() -> Iterator[Path]:
+    """Folders to try, in order; the temporary one is only made when it is reached."""
     from platformdirs import user_data_path
 
-    user = getattr(os, "getuid", lambda: "user")()
-    return [
-        user_data_path("if-cli") / "rescued",
-        Path(tempfile.gettempdir()) / f"if-cli-rescued-{user}",
-    ]
+    yield user_data_path("if-cli") / "rescued"
+    yield Path(tempfile.mkdtemp(prefix="if-cli-rescued-"))
 
 
 def rescue(
@@ -40,16 +64,17 @@ def rescue(
     pictures: dict[str, bytes],
     text: Callable[[dict[str, str]], bytes] | None,
     done: dict[str, Path],
-) -> OutputError:
+) -> ImageNotWritten:
     """Save every file of one image in the first rescue folder that takes them all.
 
-    ``done`` holds the files already in the output folder. Returns the error to raise:
-    ``failure`` with where the image went, or with exactly what was lost.
+    ``done`` holds the files already in the output folder. Returns the error to raise.
     """
     suffixes = (*pictures, SIDECAR_SUFFIX)
     problems = []
-    for folder in rescue_folders():
+    folders = _rescue_folders()
+    while True:
         try:
+            folder = next(folders)
             folder.mkdir(parents=True, exist_ok=True)
             stem = free_stem(folder, base, suffixes)
             saved = {
@@ -59,15 +84,15 @@ def rescue(
             if text is not None:
                 names = {suffix: path.name for suffix, path in saved.items()}
                 publish_beside(folder, stem, SIDECAR_SUFFIX, text(names))
+        except StopIteration:
+            break
         except (OSError, OutputError) as exc:
-            problems.append(f"{folder}: {getattr(exc, 'strerror', None) or exc}")
+            problems.append(f"{getattr(exc, 'strerror', None) or exc}")
             continue
-        return OutputError(
-            f"{failure.message}; {what} was saved as {saved['.png']} instead", failure.hint
-        )
+        return ImageNotWritten(failure, what, saved[".png"], "")
     tried = "; ".join(problems)
     if ".png" in done:
-        kept = f"{what} is at {done['.png']}, but not all its files: no rescue folder took them"
+        detail = f"is at {done['.png']} but not all its files: no rescue folder took them"
     else:
-        kept = f"{what} is lost: no rescue folder could take it either"
-    return OutputError(f"{failure.message}; {kept} ({tried})", failure.hint)
+        detail = "is lost: no rescue folder could take it either"
+    return ImageNotWritten(failure, what, None, f"{detail} ({tried})")

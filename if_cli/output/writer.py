@@ -65,13 +65,17 @@ class OutputWriter:
             pictures[f".stage-{stage}.png"] = self._png(result, image, image.intermediates[stage])
         text = self._sidecar_text(result, image, label, stages) if self.metadata else None
         base = render_stem(self.template, self._fields(result, image, label))
-        done: dict[str, Path] = {}
-        try:
-            self._recreate_folder()
-            self._publish(base, pictures, text, done)
-        except OutputError as failure:
-            what = f"image {label.index + 1} (seed {image.seed}, prompt {image.prompt[:60]!r})"
-            raise rescue(failure, what, base, pictures, text, done) from failure
+        for attempt in (1, 2):
+            done: dict[str, Path] = {}
+            try:
+                self._recreate_folder()
+                self._publish(base, pictures, text, done)
+                break
+            except OutputError as failure:
+                if attempt == 1 and not os.path.lexists(self.directory):
+                    continue  # the folder was removed while the image was written: again
+                what = f"image {label.index + 1} (seed {image.seed}, prompt {image.prompt[:60]!r})"
+                raise rescue(failure, what, base, pictures, text, done) from failure
         return WrittenImage(
             done[".png"],
             done.get(SIDECAR_SUFFIX),
