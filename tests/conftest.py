@@ -6,8 +6,10 @@ pytest's temporary folders before any Hugging Face library is imported.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 _ISOLATED_HOME = Path(tempfile.mkdtemp(prefix="if-cli-test-home-"))
+atexit.register(shutil.rmtree, _ISOLATED_HOME, ignore_errors=True)
 os.environ["HOME"] = str(_ISOLATED_HOME)
 os.environ["HF_HOME"] = str(_ISOLATED_HOME / "hf")
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -11,12 +11,13 @@ was lost, and why.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from if_cli.errors import OutputError
-from if_cli.output.files import publish_beside
+from if_cli.output.files import ensure_writable_dir, publish_beside, remove_empty_dirs
 from if_cli.output.naming import free_stem
 
 SIDECAR_SUFFIX = ".json"
@@ -49,12 +50,44 @@ def summary(failures: list[ImageNotWritten]) -> OutputError:
     return OutputError(f"{first.cause.message}; " + "; ".join(parts), first.hint)
 
 
-def _rescue_folders() -> Iterator[Path]:
-    """Folders to try, in order; the temporary one is only made when it is reached."""
+def _rescue_folders() -> Iterator[tuple[Path, bool]]:
+    """Folders to try, in order, each with whether it is made for this one image.
+
+    The temporary one is only made when it is reached.
+    """
     from platformdirs import user_data_path
 
-    yield user_data_path("if-cli") / "rescued"
-    yield Path(tempfile.mkdtemp(prefix="if-cli-rescued-"))
+    yield user_data_path("if-cli") / "rescued", False
+    yield Path(tempfile.mkdtemp(prefix="if-cli-rescued-")), True
+
+
+def _save_all(
+    folder: Path,
+    base: str,
+    pictures: dict[str, bytes],
+    text: Callable[[dict[str, str]], bytes] | None,
+) -> Path:
+    """Save every file of one image in ``folder``, or none: returns the PNG's path.
+
+    A failure part way takes back the files already saved, so a rescue folder never
+    holds half an image.
+    """
+    created = ensure_writable_dir(folder)
+    stem = free_stem(folder, base, (*pictures, SIDECAR_SUFFIX))
+    saved: dict[str, Path] = {}
+    try:
+        for suffix, data in pictures.items():
+            saved[suffix] = publish_beside(folder, stem, suffix, data)
+        if text is not None:
+            names = {suffix: path.name for suffix, path in saved.items()}
+            publish_beside(folder, stem, SIDECAR_SUFFIX, text(names))
+    except (OSError, OutputError):
+        for path in saved.values():
+            with contextlib.suppress(OSError):
+                path.unlink()
+        remove_empty_dirs(created)
+        raise
+    return saved[".png"]
 
 
 def rescue(
@@ -69,27 +102,15 @@ def rescue(
 
     ``done`` holds the files already in the output folder. Returns the error to raise.
     """
-    suffixes = (*pictures, SIDECAR_SUFFIX)
     problems = []
-    folders = _rescue_folders()
-    while True:
+    for folder, made_for_it in _rescue_folders():
         try:
-            folder = next(folders)
-            folder.mkdir(parents=True, exist_ok=True)
-            stem = free_stem(folder, base, suffixes)
-            saved = {
-                suffix: publish_beside(folder, stem, suffix, data)
-                for suffix, data in pictures.items()
-            }
-            if text is not None:
-                names = {suffix: path.name for suffix, path in saved.items()}
-                publish_beside(folder, stem, SIDECAR_SUFFIX, text(names))
-        except StopIteration:
-            break
+            return ImageNotWritten(failure, what, _save_all(folder, base, pictures, text), "")
         except (OSError, OutputError) as exc:
             problems.append(f"{getattr(exc, 'strerror', None) or exc}")
-            continue
-        return ImageNotWritten(failure, what, saved[".png"], "")
+            if made_for_it:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty: never a file some image is in
     tried = "; ".join(problems)
     if ".png" in done:
         detail = f"is at {done['.png']} but not all its files: no rescue folder took them"
