@@ -36,6 +36,17 @@ class InvalidRequestError(IFCliError):
     exit_code = 2
 
 
+class BadFieldError(InvalidRequestError):
+    """A request field has a bad value; ``field`` names it (``num_images``,
+    ``stage_2.noise_level``) so a front end can say it in its own words (``--num-images``).
+    """
+
+    def __init__(self, field: str, problem: str, hint: str | None = None) -> None:
+        super().__init__(f"{field} {problem}", hint)
+        self.field = field
+        self.problem = problem
+
+
 class ConfigError(InvalidRequestError):
     """The config file or an IF_CLI_* variable holds something if-cli cannot use."""
 
@@ -44,6 +55,14 @@ class ModelNotFoundError(IFCliError):
     """A model is not in the cache or the folder is not a model in the diffusers layout."""
 
     exit_code = 3
+
+
+class NotDownloadedError(ModelNotFoundError):
+    """A hub model that is not in the Hugging Face cache (``repo_id`` names it)."""
+
+    def __init__(self, message: str, repo_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.repo_id = repo_id
 
 
 class DeviceUnavailableError(IFCliError):

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from typer import core as typer_core
 
+from if_cli.commands.completion import COMPLETE_VAR, completion
 from if_cli.commands.config import config_app
 from if_cli.commands.doctor import doctor
 from if_cli.commands.download import download
@@ -28,6 +29,7 @@ from if_cli.commands.replay import replay
 from if_cli.commands.style import style
 from if_cli.commands.upscale import upscale
 from if_cli.errors import IFCliError, interruption
+from if_cli.help_format import GroupedTyper
 from if_cli.stops import install_stop_handlers
 from if_cli.streams import (
     broken_stdout,
@@ -71,10 +73,11 @@ def _stdout_errors() -> Iterator[None]:
         raise failure from error
 
 
-app = typer.Typer(
+app = GroupedTyper(
     cls=_Commands,
     name="if-cli",
     no_args_is_help=True,
+    add_completion=False,  # `if-cli completion SHELL` prints the script instead
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -124,6 +127,7 @@ app.command()(replay)
 app.command()(doctor)
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
+app.command()(completion)
 
 
 def _quiet_third_party() -> None:
@@ -149,7 +153,61 @@ def _usage_error(error: Any) -> None:
     """A command-line mistake as one line, with where to read the usage."""
     context = getattr(error, "ctx", None)
     where = f" (see '{context.command_path} --help')" if context is not None else ""
-    _fail(f"{error.format_message()}{where}", error.exit_code)
+    _fail(f"{_plain_words(error.format_message())}{where}", error.exit_code)
+
+
+_INVALID = re.compile(r"^Invalid value for '([^']+)'[^:]*: (?:Value error, )?(.*?)\.?$", re.DOTALL)
+_NOT_ONE_OF = re.compile(r"^'(.*)' is not one of (.*)$", re.DOTALL)
+
+
+def _plain_words(message: str) -> str:
+    """click's and typer's wording made plain: ``--model: 'dmeo' is not one of if, demo
+    (did you mean demo?)`` rather than ``Invalid value for '--model': Value error, …``."""
+    invalid = _INVALID.match(message)
+    if invalid is None:
+        return message
+    option, problem = invalid.groups()
+    choice = _NOT_ONE_OF.match(problem)
+    if choice is not None:
+        import difflib
+
+        given, listed = choice.groups()
+        choices = [c.strip().strip("'") for c in listed.split(",")]
+        problem = f"{given!r} is not one of {', '.join(choices)}"
+        close = difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
+        if close:
+            problem += f" (did you mean {close[0]}?)"
+    for kind, words in _TYPE_WORDS.items():
+        if problem.startswith(f"Input should be a valid {kind}"):
+            return f"{option} must be {words}"
+    return f"{option}: {problem}"
+
+
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}
+
+
+def _nothing_asked(context: Any) -> None:
+    """A command run with nothing to do: its usage line and one error line, exit 2.
+
+    200 lines of help are not an answer to a forgotten argument; ``--help`` gives them.
+    """
+    command = context.command
+    if isinstance(command, typer_core.TyperGroup):
+        what = "a command is missing"
+    else:
+        what = _missing_arguments(command)
+    sys.stderr.write(context.get_usage() + "\n")
+    _fail(f"{what} (see '{context.command_path} --help')", 2)
+
+
+def _missing_arguments(command: Any) -> str:
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    names = [p.metavar or p.name.upper() for p in arguments if p.required]
+    if not names:  # generate: PROMPT, or --prompts instead
+        alternatives = [max(p.opts, key=len) for p in command.params if p.name == "prompts"]
+        names = [" or ".join([a.metavar or a.name.upper() for a in arguments] + alternatives)]
+    listed = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    return f"{listed} {'are' if len(names) > 1 else 'is'} missing"
 
 
 def run() -> None:
@@ -165,6 +223,10 @@ def run() -> None:
     from if_cli.progress import install_log_handler
 
     guard_standard_streams()
+    if COMPLETE_VAR in os.environ:  # a shell asking what to complete
+        from typer._completion_classes import completion_init
+
+        completion_init()
     _quiet_third_party()
     install_log_handler()
     install_stop_handlers()
@@ -172,8 +234,7 @@ def run() -> None:
         code = app(prog_name="if-cli", standalone_mode=False)
         sys.stdout.flush()
     except _click.exceptions.NoArgsIsHelpError as error:
-        sys.stderr.write(error.format_message() + "\n")
-        sys.exit(error.exit_code)
+        _nothing_asked(error.ctx)
     except _click.ClickException as error:
         _usage_error(error)
     except SystemExit as exit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from if_cli.engine.cascade import PreparedRequest
+from if_cli.engine.catalog import short_name
 from if_cli.engine.memory import Plan, StageFootprint
 from if_cli.engine.request import GenerationRequest
 from if_cli.units import human_bytes
@@ -14,9 +15,11 @@ _RESIDENCY = {
 }
 
 
-def _model(stage: StageFootprint) -> str:
+def _model(stage: StageFootprint, missing: tuple[str, ...]) -> str:
     source = stage.source
     name = source.repo_id or str(source.path)
+    if source.repo_id in missing:
+        return f"{name} (not downloaded)"
     return f"{name}@{source.revision[:10]}" if source.revision else name
 
 
@@ -43,13 +46,16 @@ def _input_lines(request: GenerationRequest) -> list[str]:
     return lines
 
 
-def format_plan(prepared: PreparedRequest) -> str:
+def format_plan(prepared: PreparedRequest, random_seed: bool = False) -> str:
+    """The plan as text; ``random_seed``: the run draws its seed when it starts."""
     plan, request = prepared.plan, prepared.request
     budget = "unknown" if plan.budget_bytes is None else human_bytes(plan.budget_bytes)
     room = "allowed" if plan.capped else "free"
     seeds = request.image_seeds()
     consecutive = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
-    if consecutive:
+    if random_seed:
+        seed_text = "random: drawn when the run starts, then kept in its sidecars"
+    elif consecutive:
         seed_text = f"{seeds[0]}…{seeds[-1]}"
     else:
         seed_text = ", ".join(map(str, seeds[:8])) + ("…" if len(seeds) > 8 else "")
@@ -58,16 +64,27 @@ def format_plan(prepared: PreparedRequest) -> str:
         f"images: {len(seeds)} (seeds {seed_text}), batch size {request.batch_size}, "
         f"{request.flow}, stages {request.first_stage}–{request.last_stage}",
         *_input_lines(request),
-        "",
-        f"{'phase':<16} {'weights':>10}  {'variant':<7}  {'model':<48}  resident while it runs",
     ]
-    for position, stage in enumerate(plan.stages):
+    models = [_model(stage, prepared.missing) for stage in plan.stages]
+    width = max(len("model"), *map(len, models))
+    lines += [
+        "",
+        f"{'phase':<16} {'weights':>10}  {'variant':<7}  {'model':<{width}}  "
+        "resident while it runs",
+    ]
+    for position, (stage, model) in enumerate(zip(plan.stages, models, strict=True)):
         lines.append(
             f"{stage.label:<16} {human_bytes(stage.weight_bytes):>10}  "
-            f"{stage.variant or 'fp32':<7}  {_model(stage):<48}  {_resident(plan, position)}"
+            f"{stage.variant or 'fp32':<7}  {model:<{width}}  {_resident(plan, position)}"
         )
     lines += [
         "",
         f"peak estimate: {human_bytes(plan.peak_bytes)} of {budget} {room} on {plan.device}",
     ]
+    if prepared.missing:
+        names = " ".join(short_name(repo) for repo in prepared.missing)
+        lines.append(
+            "not downloaded: weights sized from the published parameter counts; "
+            f"`if-cli download {names}` fetches them"
+        )
     return "\n".join(lines)

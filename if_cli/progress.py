@@ -10,7 +10,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -88,19 +89,46 @@ def warn(message: str) -> None:
     logging.getLogger("if_cli").warning(message)
 
 
-class PlainProgress:
-    """A few lines per stage: loading, then steps at every quarter."""
+def _pace(step: int, total: int, seconds: float, unit: str) -> str:
+    """``3.20 steps/s, about 12 s left`` once a rate can be measured, else ""."""
+    if step <= 0 or seconds <= 0:
+        return ""
+    rate = step / seconds
+    if step >= total:
+        return f"{rate:.2f} {unit}/s, {_duration(seconds)} in all"
+    return f"{rate:.2f} {unit}/s, about {_duration((total - step) / rate)} left"
 
-    def __init__(self) -> None:
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class PlainProgress:
+    """A few lines per stage: loading, then steps at every quarter, with the images being
+    made, the pace and the time left."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._next: dict[str, float] = {}
+        self._started: dict[str, float] = {}
+        self._clock = clock
 
     def __call__(self, event: ProgressEvent) -> None:
         if event.phase == "load":
             say(f"{event.label}: loading {event.detail}")
         elif event.phase == "run":
+            now = self._clock()
+            started = self._started.setdefault(event.stage, now)
             fraction = event.step / event.total if event.total else 1.0
             if fraction >= self._next.get(event.stage, 0.0):
-                say(f"{event.label}: step {event.step}/{event.total}")
+                unit = "prompts" if event.stage == "text" else "steps"
+                pace = _pace(event.step, event.total, now - started, unit)
+                details = [d for d in (event.which_images, pace) if d]
+                extra = f" ({'; '.join(details)})" if details else ""
+                say(f"{event.label}: step {event.step}/{event.total}{extra}")
                 # The next whole quarter, so the last step is always reported.
                 quarters = math.floor(fraction / PLAIN_REPORT_EVERY + 1e-9) + 1
                 self._next[event.stage] = quarters * PLAIN_REPORT_EVERY
@@ -124,13 +152,18 @@ class RichProgress:
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         self.progress = Progress(
-            TextColumn("{task.description:<24}"),
-            BarColumn(),
+            TextColumn("{task.description:<16}"),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[images]}"),
+            TextColumn("{task.fields[pace]}"),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=False,
             # Lines printed while the bars run are drawn above them, on the terminal;
@@ -143,15 +176,23 @@ class RichProgress:
     def __call__(self, event: ProgressEvent) -> None:
         if event.phase == "load":
             self._tasks[event.stage] = self.progress.add_task(
-                f"{event.label} (loading)", total=None
+                f"{event.label} (loading)", total=None, images="", pace=""
             )
             return
         task = self._tasks.get(event.stage)
         if task is None:
-            task = self._tasks[event.stage] = self.progress.add_task(event.label, total=None)
+            task = self._tasks[event.stage] = self.progress.add_task(
+                event.label, total=None, images="", pace=""
+            )
         if event.phase == "run":
+            speed = self.progress.tasks[task].speed
             self.progress.update(
-                task, description=event.label, completed=event.step, total=event.total
+                task,
+                description=event.label,
+                completed=event.step,
+                total=event.total,
+                images=event.which_images,
+                pace=f"{speed:.2f} steps/s" if speed else "",
             )
         else:
             total = self.progress.tasks[task].total or 1

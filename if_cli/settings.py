@@ -51,9 +51,18 @@ class Setting:
     """The effective default of one option of one command, and where it came from."""
 
     command: str
-    name: str
+    name: str  # the parameter's name, as click's default_map wants it
     value: Any
     source: str
+    key: str = ""  # the name users write: the long option's (``json`` for --json)
+
+
+def setting_keys(option: click.Option) -> list[str]:
+    """The config keys that set ``option``, preferred first: each long option name
+    (``json``, ``strength``, ``stage_1_strength``), then its internal name
+    (``json_output``), kept so older config files still work."""
+    keys = [_normal(flag[2:]) for flag in option.opts if flag.startswith("--")]
+    return list(dict.fromkeys([*keys, option.name or ""]))
 
 
 def config_path() -> Path:
@@ -138,7 +147,7 @@ def _file_layers(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[tuple[str | None, str], str]]:
     """Top-level values, per-command tables, and a source label for each key."""
     data, text = _read_config(path)
-    every_option = {name for options in commands.values() for name in options}
+    every_key = _every_key(commands)
     top: dict[str, Any] = {}
     tables: dict[str, dict[str, Any]] = {}
     sources: dict[tuple[str | None, str], str] = {}
@@ -162,14 +171,21 @@ def _file_layers(
             sources[(table, name)] = where(key, table)
         return kept
 
-    top = take(data, None, every_option)
+    top = take(data, None, every_key)
     for command, options in commands.items():
         table: Any = data
         for part in command.split():
             table = table.get(part, {}) if isinstance(table, dict) else {}
         if table:
-            tables[command] = take(table, command.replace(" ", "."), set(options))
+            keys = {key for option in options.values() for key in setting_keys(option)}
+            tables[command] = take(table, command.replace(" ", "."), keys)
     return top, tables, sources
+
+
+def _every_key(commands: dict[str, dict[str, click.Option]]) -> set[str]:
+    return {
+        key for options in commands.values() for o in options.values() for key in setting_keys(o)
+    }
 
 
 def resolve(root: click.Command) -> list[Setting]:
@@ -181,35 +197,52 @@ def resolve(root: click.Command) -> list[Setting]:
     sources: dict[tuple[str | None, str], str] = {}
     if path is not None:
         top, tables, sources = _file_layers(path, commands)
-    every_option = {name for options in commands.values() for name in options}
+    every_key = _every_key(commands)
     strays = [
         v
         for v in sorted(os.environ)
         if v.startswith(ENV_PREFIX)
         and v not in OTHER_VARIABLES
-        and v.removeprefix(ENV_PREFIX).lower() not in every_option
+        and v.removeprefix(ENV_PREFIX).lower() not in every_key
     ]
     for variable in strays:
         log.warning("%s matches no if-cli option and is ignored", variable)
     settings = []
     for command, options in commands.items():
         context = _context(root, command)
+        table_key = command.replace(" ", ".")
         for name, option in options.items():
-            variable = ENV_PREFIX + name.upper()
-            table_key = command.replace(" ", ".")
-            if variable in os.environ:
-                value, source = os.environ[variable], variable
-            elif name in tables.get(command, {}):
-                value, source = tables[command][name], sources[(table_key, name)]
-            elif name in top:
-                value, source = top[name], sources[(None, name)]
-            else:
-                settings.append(Setting(command, name, option.default, "default"))
+            keys = setting_keys(option)
+            flag = max(option.opts, key=len)
+            layers = (
+                ({ENV_PREFIX + k.upper(): k for k in keys}, os.environ, None),
+                ({k: k for k in keys}, tables.get(command, {}), table_key),
+                ({k: k for k in keys}, top, None),
+            )
+            found = None
+            for spelled, layer, table in layers:
+                given = [word for word in spelled if word in layer]
+                if len(given) > 1:
+                    places = [
+                        word if layer is os.environ else f"{sources[(table, word)]} ({word})"
+                        for word in given
+                    ]
+                    raise ConfigError(f"{' and '.join(places)} both set {flag}; keep one")
+                if given:
+                    word = given[0]
+                    if layer is os.environ:
+                        found = (layer[word], word, True)
+                    else:
+                        found = (layer[word], sources[(table, word)], False)
+                    break
+            if found is None:
+                settings.append(Setting(command, name, option.default, "default", keys[0]))
                 continue
-            if source != variable:
+            value, source, from_environment = found
+            if not from_environment:
                 _check_toml_type(option, value, source)
             checked = _checked(option, value, source, context)
-            settings.append(Setting(command, name, checked, source))
+            settings.append(Setting(command, name, checked, source, keys[0]))
     return settings
 
 

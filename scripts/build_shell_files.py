@@ -23,9 +23,9 @@ COMPLETION_FILES = {"bash": "if-cli.bash", "zsh": "_if-cli", "fish": "if-cli.fis
 ENVIRONMENT = [
     (
         "IF_CLI_\\fIOPTION\\fR",
-        "Default for an option of any command, named like the option "
-        "(IF_CLI_STEPS, IF_CLI_OFFLOAD, IF_CLI_STAGE_1_MODEL, IF_CLI_OUT ...). Below the "
-        "command line, above the config file.",
+        "Default for an option of any command, named like its long option "
+        "(IF_CLI_STEPS, IF_CLI_OFFLOAD, IF_CLI_STAGE_1_MODEL, IF_CLI_OUT, IF_CLI_JSON ...). "
+        "Below the command line, above the config file.",
     ),
     ("IF_CLI_CONFIG", "Path of the config file, instead of the default in FILES."),
     (
@@ -47,6 +47,11 @@ FILES = [
     ("~/.cache/huggingface/hub", "Default Hugging Face cache holding the models."),
 ]
 EXAMPLES = [
+    (
+        "Make a first picture offline, in seconds on a CPU, with the demo cascade that ships "
+        "with if-cli:",
+        ['if-cli generate "a red circle above a blue square" --model demo'],
+    ),
     (
         "Get the models, then make one 1024 px image:",
         ["if-cli download", 'if-cli generate "a photo of a corgi wearing a top hat" --seed 7'],
@@ -143,15 +148,9 @@ def render_man_page() -> str:
 
 
 def render_completions() -> dict[str, str]:
-    from typer._completion_shared import get_completion_script
+    from if_cli.commands.completion import completion_script
 
-    return {
-        name: get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell).rstrip(
-            "\n"
-        )
-        + "\n"
-        for shell, name in COMPLETION_FILES.items()
-    }
+    return {name: completion_script(shell) for shell, name in COMPLETION_FILES.items()}
 
 
 def render_all() -> dict[Path, str]:

@@ -314,38 +314,54 @@ def damaged(name: str, says: str, *extra: str) -> Case:
 GOOD = "<good.png>"
 CASES: dict[str, Case] = {
     # Numbers out of range or of the wrong type, for each stage.
-    "steps 0": case("generate", "x", "--steps", "0", says="stage 1 steps must be from 1 to 1000"),
+    "steps 0": case("generate", "x", "--steps", "0", says="--steps must be from 1 to 1000"),
     "steps negative": case("generate", "x", "--steps", "-1", says="steps must be from 1"),
     "steps too many": case("generate", "x", "--steps", "1001", says="got 1001"),
-    "steps word": case("generate", "x", "--steps", "abc", says="unknown timestep schedule 'abc'"),
+    "steps word": case(
+        "generate", "x", "--steps", "abc", says="--steps is not a step count or a schedule: 'abc'"
+    ),
     "unknown schedule": case("generate", "x", "--steps", "smart13", says="'smart13'"),
-    "stage 2 steps 0": case("generate", "x", "--stage-2-steps", "0", says="stage 2 steps"),
-    "stage 3 steps": case("upscale", GOOD, "--stage-3-steps", "-5", says="stage 3 steps"),
-    "guidance negative": case("generate", "x", "--guidance-scale", "-1", says="guidance scale"),
+    "stage 2 steps 0": case(
+        "generate", "x", "--stage-2-steps", "0", says="--stage-2-steps must be"
+    ),
+    "stage 3 steps": case("upscale", GOOD, "--stage-3-steps", "-5", says="--stage-3-steps must be"),
+    "guidance negative": case(
+        "generate", "x", "--guidance-scale", "-1", says="--guidance-scale must be"
+    ),
     "guidance nan": case("generate", "x", "--guidance-scale", "nan", says="got nan"),
     "guidance inf": case("generate", "x", "--guidance-scale", "inf", says="got inf"),
-    "guidance word": case("generate", "x", "--guidance-scale", "lots", says="'--guidance-scale'"),
-    "stage 3 guidance": case("generate", "x", "--stage-3-guidance-scale", "-2", says="stage 3"),
-    "seed negative": case("generate", "x", "--seed", "-1", says="seed must be from 0"),
-    "seed too big": case("generate", "x", "--seed", str(2**64), says="seed must be from 0"),
-    "seed word": case("generate", "x", "--seed", "abc", says="'--seed'"),
-    "num images 0": case(
-        "generate", "x", "--num-images", "0", says="num_images must be from 1 to 10000"
+    "guidance word": case(
+        "generate", "x", "--guidance-scale", "lots", says="--guidance-scale must be a number"
     ),
-    "num images fraction": case("generate", "x", "--num-images", "1.5", says="'--num-images'"),
-    "batch size 0": case("generate", "x", "--batch-size", "0", says="batch_size must be at least"),
+    "stage 3 guidance": case(
+        "generate", "x", "--stage-3-guidance-scale", "-2", says="--stage-3-guidance-scale must be"
+    ),
+    "seed negative": case("generate", "x", "--seed", "-1", says="--seed must be from 0"),
+    "seed too big": case("generate", "x", "--seed", str(2**64), says="--seed must be from 0"),
+    "seed word": case("generate", "x", "--seed", "abc", says="--seed must be a whole number"),
+    "num images 0": case(
+        "generate", "x", "--num-images", "0", says="--num-images must be from 1 to 10000"
+    ),
+    "num images fraction": case(
+        "generate", "x", "--num-images", "1.5", says="--num-images must be a whole number"
+    ),
+    "batch size 0": case(
+        "generate", "x", "--batch-size", "0", says="--batch-size must be at least"
+    ),
     "chunk size 0": case(
         "generate", "x", "--chunk-size", "0", says="--chunk-size must be at least"
     ),
     "cache size negative": case(
         "generate", "x", "--embedding-cache-gib", "-1", says="--embedding-cache-gib must be 0"
     ),
-    "noise level high": case("generate", "x", "--stage-2-noise-level", "1000", says="noise level"),
-    "noise level negative": case(
-        "generate", "x", "--stage-3-noise-level", "-1", says="stage 3 noise level"
+    "noise level high": case(
+        "generate", "x", "--stage-2-noise-level", "1000", says="--stage-2-noise-level must"
     ),
-    "stages 0": case("generate", "x", "--stages", "0", says="last_stage must be from 1 to 3"),
-    "stages 4": case("generate", "x", "--stages", "4", says="last_stage must be from 1 to 3"),
+    "noise level negative": case(
+        "generate", "x", "--stage-3-noise-level", "-1", says="--stage-3-noise-level must"
+    ),
+    "stages 0": case("generate", "x", "--stages", "0", says="--stages must be from 1 to 3"),
+    "stages 4": case("generate", "x", "--stages", "4", says="--stages must be from 1 to 3"),
     "strength 0": case("img2img", GOOD, "x", "--strength", "0", says="more than 0"),
     "strength above 1": case("img2img", GOOD, "x", "--strength", "1.5", says="at most 1"),
     "strength negative": case("style", GOOD, "x", "--strength", "-0.2", says="more than 0"),
@@ -482,7 +498,9 @@ CASES: dict[str, Case] = {
     "replay missing": case("replay", "<folder>/none.json", says="none.json"),
     "replay not json": case("replay", "<not-json.json>", says="not-json.json"),
     "replay foreign json": case("replay", "<foreign.json>", says="foreign.json"),
-    "replay bad stage": case("replay", "<foreign.json>", "--stages", "five", says="'--stages'"),
+    "replay bad stage": case(
+        "replay", "<foreign.json>", "--stages", "five", says="--stages must be a whole number"
+    ),
     "doctor unknown device": case("doctor", "--device", "tpu", says="'tpu' is not one of"),
     "download offline": case("download", "I-XL", "--yes", code=8, says="HF_HUB_OFFLINE is set"),
     # Name templates that once failed only after the image was made.
@@ -509,12 +527,12 @@ CASES: dict[str, Case] = {
     "line name object": lines("name-object.jsonl", '1: "name" must be a string, got an object'),
     "line without prompt": lines("no-prompt.jsonl", '1: "prompt" is missing'),
     "line nested deep": lines("deep.jsonl", "1: nested more than 64 levels deep"),
-    "line of a billion images": lines("billion.jsonl", "1: num_images must be from 1 to 10000"),
+    "line of a billion images": lines("billion.jsonl", '1: "num_images" must be from 1 to 10000'),
     "run of too many images": case(
         "generate", "--prompts", "<too-many.jsonl>", says="one run makes at most 100,000"
     ),
     "million images": case(
-        "generate", "x", "--num-images", "1000000", says="num_images must be from 1 to 10000"
+        "generate", "x", "--num-images", "1000000", says="--num-images must be from 1 to 10000"
     ),
     "prompt file is a device": case("generate", "--prompts", "/dev/zero", says="is a device"),
     "prompt file endless": case("generate", "--prompts", "<zero.json>", says="is a device"),

@@ -127,7 +127,7 @@ def test_a_bad_line_is_reported_with_its_line_before_any_model_loads(
         ),
         "bad-value": (
             '{"prompt": "ok"}\n{"prompt": "x", "steps": 0}\n',
-            "p.jsonl:2: stage 1 steps must be from 1 to 1000, got 0",
+            'p.jsonl:2: "steps" must be from 1 to 1000, got 0',
         ),
         "no-prompt": ('{"seed": 3}\n', 'p.jsonl:1: "prompt" is missing'),
         "empty": ('{"prompt": "ok"}\n{"prompt": " "}\n', "p.jsonl:2: the prompt is empty"),

@@ -29,13 +29,14 @@ def test_doctor_fails_with_the_download_to_run_when_models_are_missing(
 ) -> None:
     completed = cli("doctor", env={"HF_HOME": str(tmp_path / "empty")})
     assert completed.returncode == 9
+    fix = "if-cli download I-XL II-L x4 (or --model demo: the demo that ships with if-cli)"
     assert (
-        "FAIL  stage 1 model    DeepFloyd/IF-I-XL-v1.0 is not in the cache  → "
-        "if-cli download I-XL" in completed.stdout
+        f"FAIL  stage 1 model    DeepFloyd/IF-I-XL-v1.0 is not in the cache  → {fix}"
+        in completed.stdout
     )
     assert completed.stderr.strip() == (
         "if-cli: error: 3 problem(s) stop generation; first: stage 1 model: "
-        "DeepFloyd/IF-I-XL-v1.0 is not in the cache; fix: if-cli download I-XL"
+        f"DeepFloyd/IF-I-XL-v1.0 is not in the cache; fix: {fix}"
     )
 
 

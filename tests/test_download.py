@@ -290,9 +290,9 @@ def test_cache_dir_puts_the_files_where_asked_and_models_reads_them(
     completed = online("download", "II-L", "--yes", "--cache-dir", str(elsewhere))
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith(str(elsewhere))
-    listed = json.loads(online("models", "--json", "--cache-dir", str(elsewhere)).stdout)
+    listed = _cached(online("models", "--json", "--cache-dir", str(elsewhere)))
     assert [m["repo_id"] for m in listed] == [IF_II]
-    assert json.loads(online("models", "--json").stdout) == []  # the default cache is empty
+    assert _cached(online("models", "--json")) == []  # the default cache is empty
 
 
 def test_unknown_repo_is_no_such_model(
@@ -352,21 +352,26 @@ def test_models_lists_the_cache_and_rm_frees_it(
     listing = online("models")
     assert listing.returncode == 0, listing.stderr
     rows = listing.stdout.splitlines()[1:]
-    assert [row.split()[0] for row in rows] == ["I-XL", "II-L"]
-    assert all(row.split()[1] == COMMIT[:12] and row.endswith("complete") for row in rows)
-    data = json.loads(online("models", "--json").stdout)
+    assert [row.split()[0] for row in rows] == ["I-XL", "II-L", "demo-I", "demo-II"]
+    assert all(row.split()[1] == COMMIT[:12] and row.endswith("complete") for row in rows[:2])
+    data = _cached(online("models", "--json"))
     assert {m["repo_id"] for m in data} == {IF_I, IF_II}
     assert all(m["complete"] and m["variants"] == ["fp16"] for m in data)
     home: Path = online.home  # type: ignore[attr-defined]
     (_snapshot(home) / UNET_FP16).unlink()
-    broken = json.loads(online("models", "--json").stdout)
+    broken = _cached(online("models", "--json"))
     assert [m["complete"] for m in broken] == [False, True]
     assert online("models", "rm", "I-XL").returncode == 2  # no terminal, no --yes
     removed = online("models", "rm", "I-XL", "--yes")
     assert removed.returncode == 0, removed.stderr
     assert f"removed {IF_I}" in removed.stderr
-    assert [m["repo_id"] for m in json.loads(online("models", "--json").stdout)] == [IF_II]
+    assert [m["repo_id"] for m in _cached(online("models", "--json"))] == [IF_II]
     assert online("models", "rm", "I-XL", "--yes").returncode == 3
+
+
+def _cached(listing: subprocess.CompletedProcess[str]) -> list[dict]:
+    """The models of a ``models --json`` listing that are in the cache (not shipped)."""
+    return [m for m in json.loads(listing.stdout) if not m["shipped"]]
 
 
 @pytest.mark.parametrize(

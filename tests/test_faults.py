@@ -234,6 +234,9 @@ def test_a_full_disk_is_one_clear_line_and_earlier_images_stay_intact(
     assert earlier.returncode == 0, earlier.stderr
     before = {name: (out / name).read_bytes() for name in _files(out)}
     env = _environment(hf_home, tmp_path / "home")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env["TMPDIR"] = str(temporary)
     process = _start(["generate", "a new image", *common], env, then=_limit_file_size(2048))
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 6
@@ -243,6 +246,9 @@ def test_a_full_disk_is_one_clear_line_and_earlier_images_stay_intact(
     # The limit holds for every file the process writes, so no rescue folder can take the
     # image either: the error says exactly which image was lost.
     assert "image 1 (seed 5, prompt 'a new image') is lost" in error
+    assert list(temporary.iterdir()) == []  # no empty rescue folder left behind
+    rescued = tmp_path / "home" / ".local" / "share" / "if-cli" / "rescued"
+    assert not rescued.exists() or list(rescued.iterdir()) == []  # nor half an image
     assert stdout == ""
     assert {name: (out / name).read_bytes() for name in _files(out)} == before
 

@@ -179,3 +179,22 @@ def test_a_mask_that_cannot_be_used_is_refused(
 def test_image_and_mask_cannot_both_come_from_stdin() -> None:
     with pytest.raises(InvalidRequestError, match="only one"):
         load_input("-", mask="-")
+
+
+def test_a_tiff_whose_second_frame_lacks_its_size_is_refused_in_words(tmp_path: Path) -> None:
+    """Pillow raises TypeError (or KeyError) deep in its TIFF reader for this; a user
+    sees one line, not an internal error (found by the property test)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    frames = [Image.new("RGB", (40, 24), colour) for colour in ("red", "blue")]
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    data = bytearray(buffer.getvalue())
+    width_tag = data.rfind(b"\x00\x01\x04\x00")  # ImageWidth (256), LONG, of frame 2
+    data[width_tag : width_tag + 2] = b"\x99\x99"  # an unknown tag instead
+    path = tmp_path / "broken.tiff"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidRequestError, match=r"broken\.tiff is truncated or corrupt"):
+        load_input(str(path), "crop")

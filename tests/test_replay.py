@@ -64,3 +64,34 @@ def test_replay_of_something_that_is_not_a_sidecar_is_one_clear_line(
     assert completed.stderr.startswith(f"if-cli: error: {bogus} is not an if-cli sidecar")
     missing = cli("replay", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_sidecar_without_the_optional_fields_is_read(tmp_path: Path) -> None:
+    """Fields the schema lets a sidecar leave out are not looked up as if required
+    (a missing request.negative_prompt was an internal KeyError; found by the property
+    test)."""
+    from if_cli.commands.replay import options_from_sidecar
+
+    stage = {"steps": 2, "guidance_scale": 7.0, "noise_level": None, "strength": None}
+    sidecar = tmp_path / "fox.json"
+    sidecar.write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "tool": {"name": "if-cli", "version": "0.1.0"},
+                "image": {"prompt": "a red fox", "seed": 3, "files": {"image": "fox.png"}},
+                "request": {
+                    "last_stage": 1,
+                    "watermark": True,
+                    "keep_intermediates": False,
+                    "placement": {"variant": "auto"},
+                    **{f"stage_{n}": {**stage, "model": f"m{n}"} for n in (1, 2, 3)},
+                },
+                "models": {},
+                "runtime": {"device": "cpu", "dtype": "fp32"},
+            }
+        )
+    )
+    values = options_from_sidecar(sidecar, None)
+    assert values["negative_prompt"] is None and values["seed"] == 3
+    assert values["flow"] == "generate" and values["stage_1_model"] == "m1"

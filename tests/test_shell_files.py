@@ -104,6 +104,7 @@ def test_completion_offers_commands_options_and_choices() -> None:
         "download",
         "replay",
         "doctor",
+        "completion",
         "models",
         "config",
     ]

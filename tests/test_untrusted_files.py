@@ -64,14 +64,19 @@ def test_endless_huge_and_deep_json_in_the_output_folder_are_skipped_with_one_wa
     assert Path(printed).is_file() and Path(printed).with_suffix(".json").is_file()
 
 
+def _one_fox(cli: Cli, out: Path) -> tuple[Path, dict]:
+    """A 64 px image made in ``out``: its sidecar's path and content."""
+    first = cli("generate", "a fox", *STAGE_1, "-o", str(out), "--json")
+    assert first.returncode == 0, first.stderr
+    sidecar = Path(json.loads(first.stdout)["sidecar"])
+    return sidecar, json.loads(sidecar.read_text())
+
+
 def test_a_sidecar_that_names_a_png_outside_the_folder_does_not_skip_an_image(
     cli: Cli, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    first = cli("generate", "a fox", *STAGE_1, "-o", str(out), "--json")
-    assert first.returncode == 0, first.stderr
-    sidecar = Path(json.loads(first.stdout)["sidecar"])
-    record = json.loads(sidecar.read_text())
+    sidecar, record = _one_fox(cli, out)
     (out / Path(record["image"]["files"]["image"])).rename(tmp_path / "moved.png")
     record["image"]["files"]["image"] = "../moved.png"
     sidecar.write_text(json.dumps(record))
@@ -283,10 +288,7 @@ def test_a_sidecar_naming_anything_but_its_png_marks_nothing_finished(
     cli: Cli, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    first = cli("generate", "a fox", *STAGE_1, "-o", str(out), "--json")
-    assert first.returncode == 0, first.stderr
-    sidecar = Path(json.loads(first.stdout)["sidecar"])
-    record = json.loads(sidecar.read_text())
+    sidecar, record = _one_fox(cli, out)
     record["image"]["files"]["image"] = sidecar.name  # a regular file, but not a PNG
     sidecar.write_text(json.dumps(record))
     again = cli("generate", "a fox", *STAGE_1, "-o", str(out))

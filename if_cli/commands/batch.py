@@ -7,18 +7,28 @@ same settings share requests, ``chunk_size`` images each, so every model is load
 per chunk and the GPU sees batches. A job whose fingerprint an existing sidecar already
 carries is finished and skipped. A run holds at most ``MAX_RUN_IMAGES`` images, counted
 before any job is made, so a typo such as ``--num-images 1000000`` fails at once.
+
+A run without ``--seed`` draws its seed at random, and its sidecars remember it with the
+run's key, so the same command resumes instead of starting afresh: a prompt file's run
+(keyed by the file) always takes the seed its folder remembers, so cron re-runs make
+only new lines; a prompt on the command line (keyed by prompt and settings) takes it only
+while that run is unfinished, so asking again for a finished picture makes a new one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from if_cli.commands.option_words import in_option_words
+from if_cli.commands.processes import current_share
 from if_cli.commands.prompt_file import ARGUMENT, PromptItem
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import InvalidRequestError
@@ -27,9 +37,19 @@ from if_cli.untrusted import UnreadableFile, read_json
 
 RequestBuilder = Callable[[Mapping[str, Any]], GenerationRequest]
 MAX_RUN_IMAGES = 100_000
-"""Images in one run (planning them takes about 5 s); split larger batches into runs."""
+"""Images in one run (planning them takes about 7 s); split larger batches into runs."""
 
 log = logging.getLogger("if_cli")
+
+
+@dataclass(frozen=True)
+class RandomSeed:
+    """How a run without ``--seed`` got its seed: ``key`` names the run, ``seed`` is its
+    base seed, ``resumed`` says whether an earlier run's sidecars gave it."""
+
+    key: str
+    seed: int
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,28 @@ class ImageJob:
     origin: str | None  # "prompts.txt:12" for prompt-file lines
     request: GenerationRequest  # the settings, for one image
     fingerprint: str
+    run: RandomSeed | None = None  # set when the run's seed was not given
+
+
+@dataclass(frozen=True)
+class FinishedImage:
+    """An image already in the output folder: its files, as its sidecar names them."""
+
+    path: Path
+    sidecar: Path
+    intermediates: tuple[Path, ...]
+    width: int | None
+    height: int | None
+
+
+@dataclass
+class FolderRecord:
+    """What the output folder holds: finished images by fingerprint, and for each earlier
+    run without ``--seed`` (by key and seed) how many of its images are there, and when
+    the newest was made."""
+
+    images: dict[str, FinishedImage] = field(default_factory=dict)
+    runs: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,70 +96,137 @@ class Chunk:
 def plan_jobs(
     items: list[PromptItem], options: Mapping[str, Any], build: RequestBuilder
 ) -> list[ImageJob]:
-    """Jobs for every item, each validated (errors name the file and line)."""
-    base_seed = options.get("seed")
-    if base_seed is None:
-        base_seed = secrets.randbelow(2**32)
+    """Jobs for every item, each validated (errors name the file and line).
+
+    Without a ``seed`` in ``options`` the base seed is the one an unfinished (or, for a
+    prompt file, any) earlier run into ``options["out"]`` remembers, else a random one.
+    """
+    given = options.get("seed")
     requests = []
     offset = 0
     for item in items:
         merged = {**options, **item.overrides}
-        seed = item.overrides.get("seed", base_seed + offset)
+        own = "seed" in item.overrides and item.overrides["seed"] is not None
+        seed = item.overrides["seed"] if own else (given or 0) + offset
         try:
             single = build({**merged, "prompt": item.prompt, "seed": seed})
             single.validate()
         except InvalidRequestError as error:
+            worded = in_option_words(error, item.overrides)
             if item.source == ARGUMENT:
-                raise
-            raise InvalidRequestError(f"{item.where}: {error.message}", error.hint) from error
-        requests.append((item, seed, single))
+                raise worded from error
+            raise InvalidRequestError(f"{item.where}: {worded.message}", worded.hint) from error
+        requests.append((item, own, seed, single))
         offset += single.num_images
     if offset > MAX_RUN_IMAGES:
         raise InvalidRequestError(
             f"the run asks for {offset:,} images; one run makes at most {MAX_RUN_IMAGES:,}",
             hint="split the prompts into several runs (each resumes on its own)",
         )
+    run = None
+    if given is None:
+        run = _random_seed(items, requests, offset, options)
+    base = run.seed if run else 0
     jobs: list[ImageJob] = []
-    for item, seed, single in requests:
+    for item, own, seed, single in requests:
+        first = seed if own else seed + base
         for k in range(single.num_images):
             request = dataclasses.replace(
-                single, num_images=1, seed=None, prompts=(item.prompt,), seeds=(seed + k,)
+                single, num_images=1, seed=None, prompts=(item.prompt,), seeds=(first + k,)
             )
             jobs.append(
                 ImageJob(
                     index=len(jobs),
                     prompt=item.prompt,
-                    seed=seed + k,
+                    seed=first + k,
                     name=item.overrides.get("name"),  # a line's own name; --name is the template
                     origin=None if item.source == ARGUMENT else item.where,
                     request=request,
-                    fingerprint=request.image_fingerprint(item.prompt, seed + k),
+                    fingerprint=request.image_fingerprint(item.prompt, first + k),
+                    run=run,
                 )
             )
     return jobs
 
 
-def finished_fingerprints(out: Path) -> set[str]:
-    """Fingerprints of images in ``out`` whose PNG and sidecar are both complete.
+def _random_seed(
+    items: list[PromptItem], requests: list[Any], count: int, options: Mapping[str, Any]
+) -> RandomSeed:
+    """The base seed of a run without ``--seed``: remembered by the folder, or new.
+
+    A prompt file's run is keyed by the file: the seed its folder remembers always
+    applies. A prompt given on the command line is keyed by everything that decides its
+    images but the seed: an earlier such run is resumed only while it is unfinished.
+    """
+    files = sorted({item.source for item in items if item.source != ARGUMENT})
+    if files:
+        named = [f if f == "-" else os.path.abspath(f) for f in files]
+        identity = "prompts:" + "\n".join(named)
+    else:
+        identity = "\n".join(
+            single.image_fingerprint(item.prompt, seed + k)
+            for item, _own, seed, single in requests
+            for k in range(single.num_images)
+        )
+    key = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    out = options.get("out")
+    earlier = []
+    if out is not None and not options.get("overwrite"):
+        earlier = [
+            (newest, seed, made)
+            for (run_key, seed), (made, newest) in scan_folder(Path(out), quiet=True).runs.items()
+            if run_key == key and (files or made < count)
+        ]
+    if earlier:
+        _newest, seed, _made = max(earlier)
+        return RandomSeed(key, seed, resumed=True)
+    # Processes of one `accelerate launch` run share the main process's draw.
+    share = current_share(str(options.get("device", "cpu")))
+    return RandomSeed(key, share.agree(secrets.randbelow(2**32)))
+
+
+def scan_folder(out: Path, quiet: bool = False) -> FolderRecord:
+    """The images in ``out`` whose PNG and sidecar are both complete, and the runs
+    without ``--seed`` they came from.
 
     Every ``*.json`` there is untrusted: a file that cannot be read as JSON (a FIFO, a
     link to a device, a huge or absurdly nested file) is skipped with one warning for
-    all of them; a JSON file that is not an if-cli sidecar is skipped silently.
+    all of them (none when ``quiet``); a JSON file that is not an if-cli sidecar is
+    skipped silently.
     """
-    done: set[str] = set()
+    record = FolderRecord()
     unreadable: list[UnreadableFile] = []
     for sidecar in sorted(out.glob("*.json")) if out.is_dir() else ():
         try:
-            image = read_json(sidecar, MAX_SIDECAR_BYTES)["image"]
-            fingerprint, name = image["fingerprint"], image["files"]["image"]
+            data = read_json(sidecar, MAX_SIDECAR_BYTES)
+            image = data["image"]
+            fingerprint, files = image["fingerprint"], image["files"]
+            name = files["image"]
         except UnreadableFile as exc:
             unreadable.append(exc)
             continue
         except (KeyError, TypeError):
             continue  # not an if-cli sidecar
-        if isinstance(fingerprint, str) and isinstance(name, str) and _complete(out, name):
-            done.add(fingerprint)
-    if unreadable:
+        if not (isinstance(fingerprint, str) and isinstance(name, str) and _complete(out, name)):
+            continue
+        others = [v for k, v in files.items() if k != "image" and isinstance(v, str)]
+        record.images[fingerprint] = FinishedImage(
+            out / name,
+            sidecar,
+            tuple(out / other for other in sorted(others) if _complete(out, other)),
+            _whole(image.get("width")),
+            _whole(image.get("height")),
+        )
+        run = image.get("run")
+        if (
+            isinstance(run, dict)
+            and isinstance(run.get("key"), str)
+            and _whole(run.get("seed")) is not None
+        ):
+            made, newest = record.runs.get((run["key"], run["seed"]), (0, ""))
+            created = data.get("created") if isinstance(data.get("created"), str) else ""
+            record.runs[(run["key"], run["seed"])] = (made + 1, max(newest, created))
+    if unreadable and not quiet:
         shown = "; ".join(str(problem) for problem in unreadable[:3])
         log.warning(
             "skipped %d unreadable file(s) in %s while looking for finished images: %s%s",
@@ -126,7 +235,11 @@ def finished_fingerprints(out: Path) -> set[str]:
             shown,
             "; …" if len(unreadable) > 3 else "",
         )
-    return done
+    return record
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _complete(out: Path, name: str) -> bool:

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from if_cli.help_format import GroupedTyper
 from if_cli.progress import say
 
-config_app = typer.Typer(
+config_app = GroupedTyper(
     help="Show the config file's path and the effective option defaults.",
     no_args_is_help=True,
 )
@@ -43,7 +44,7 @@ def show(
         print(
             json.dumps(
                 [
-                    {"command": s.command, "option": s.name, "value": s.value, "source": s.source}
+                    {"command": s.command, "option": s.key, "value": s.value, "source": s.source}
                     for s in settings
                 ],
                 indent=2,
@@ -57,6 +58,6 @@ def show(
             current = setting.command
             print(f"\n[{current.replace(' ', '.')}]")
         if setting.value is None:
-            print(f"# {setting.name} = (not set)  # {setting.source}")
+            print(f"# {setting.key} = (not set)  # {setting.source}")
         else:
-            print(f"{setting.name} = {_toml_value(setting.value)}  # {setting.source}")
+            print(f"{setting.key} = {_toml_value(setting.value)}  # {setting.source}")

@@ -9,12 +9,16 @@ from typing import Annotated
 import typer
 
 from if_cli.commands import options as opt
+from if_cli.engine.catalog import DEFAULT_PRESET
 from if_cli.errors import DoctorFoundProblems
 
 _MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
 
 def doctor(
+    context: typer.Context,
+    model: opt.ModelPreset = DEFAULT_PRESET,
+    stages: opt.LastStage = 3,
     stage_1_model: opt.Stage1Model = opt.DEFAULT_MODELS[0],
     stage_2_model: opt.Stage2Model = opt.DEFAULT_MODELS[1],
     stage_3_model: opt.Stage3Model = opt.DEFAULT_MODELS[2],
@@ -29,12 +33,29 @@ def doctor(
     """Check Python, libraries, device, token, cached models, disk space and the memory
     plan; exit non-zero with the fix when generation cannot work.
 
-    Takes the same model and placement options as generate (and their config defaults).
+    Takes the same model and placement options as generate (and their config defaults):
+    `if-cli doctor --model demo` checks what the demo needs, and nothing it does not.
     """
+    from if_cli.commands.cascade_options import preset_filled
     from if_cli.engine.diagnostics import Setup, run_all
 
+    def user_set(name: str) -> bool:
+        source = context.get_parameter_source(name)
+        return source is not None and source.name != "DEFAULT"
+
+    chosen = preset_filled(
+        {
+            "model": model,
+            "stages": stages,
+            "stage_1_model": stage_1_model,
+            "stage_2_model": stage_2_model,
+            "stage_3_model": stage_3_model,
+        },
+        user_set,
+    )
     setup = Setup(
-        models=(stage_1_model, stage_2_model, stage_3_model),
+        models=(chosen["stage_1_model"], chosen["stage_2_model"], chosen["stage_3_model"]),
+        last_stage=chosen["stages"],
         device=device,
         dtype=dtype,
         offload=offload,

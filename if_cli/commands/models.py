@@ -9,11 +9,13 @@ import typer
 
 from if_cli.commands import options as opt
 from if_cli.commands.confirm import confirm_or_stop
-from if_cli.engine.catalog import repo_id_for, short_name
+from if_cli.engine.catalog import SHIPPED_MODELS, repo_id_for, short_name
+from if_cli.errors import InvalidRequestError
+from if_cli.help_format import GroupedTyper
 from if_cli.progress import say
 from if_cli.units import human_bytes
 
-models_app = typer.Typer(
+models_app = GroupedTyper(
     help="List the IF models in the Hugging Face cache, or remove one.",
     invoke_without_command=True,
     no_args_is_help=False,
@@ -29,9 +31,10 @@ def list_models(
     """List cached pipelines: name, revision, variants, size, and whether they load."""
     if context.invoked_subcommand is not None:
         return
-    from if_cli.engine.cache import list_cached
+    from if_cli.engine.cache import list_cached, list_shipped
 
     cached = list_cached(cache_dir)
+    every = [*cached, *list_shipped()]
     if as_json:
         print(
             json.dumps(
@@ -46,23 +49,25 @@ def list_models(
                         "complete": m.complete,
                         "problem": m.problem,
                         "path": str(m.path),
+                        "shipped": m.shipped,
                     }
-                    for m in cached
+                    for m in every
                 ],
                 indent=2,
             )
         )
         return
-    if not cached:
-        say("no IF models in the cache; get them with `if-cli download`")
-        return
     print(f"{'MODEL':<42} {'REVISION':<12} {'VARIANTS':<10} {'SIZE':>11}  STATUS")
-    for m in cached:
+    for m in every:
         status = "complete" if m.complete else f"incomplete: {m.problem}"
+        if m.shipped:
+            status += " (ships with if-cli: --model demo)"
         print(
             f"{short_name(m.repo_id):<42} {m.revision[:12]:<12} {','.join(m.variants):<10} "
-            f"{m.size_bytes / 1e9:>8.2f}GB  {status}"
+            f"{human_bytes(m.size_bytes):>11}  {status}"
         )
+    if not cached:
+        say("no IF models in the Hugging Face cache yet; get them with `if-cli download`")
 
 
 @models_app.command("rm")
@@ -82,6 +87,8 @@ def remove_model(
     from if_cli.engine.cache import cached_size, remove_cached
     from if_cli.errors import ModelNotFoundError
 
+    if model in SHIPPED_MODELS:
+        raise InvalidRequestError(f"{model} ships inside if-cli; it is not in the cache")
     repo_id = repo_id_for(model)
     size = cached_size(repo_id, cache_dir)
     if not size:

@@ -27,6 +27,7 @@ from if_cli.output.naming import TEMPLATE_FIELDS
 from if_cli.units import parse_bytes
 
 PROMPT_PANEL = "Prompt and seed"
+PICTURE_PANEL = "Picture"
 STAGES_PANEL = "Stages"
 MODELS_PANEL = "Models"
 PLACEMENT_PANEL = "Device and memory"
@@ -53,7 +54,7 @@ def complete_stages(incomplete: str) -> list[tuple[str, str]]:
     return [(n, size) for n, size in sizes.items() if n.startswith(incomplete)]
 
 
-_STEPS_HELP = "Denoising steps: a count, or a fast schedule (" + ", ".join(SCHEDULE_NAMES) + ")."
+_STEPS_HELP = "denoising steps: a count, or a fast schedule (" + ", ".join(SCHEDULE_NAMES) + ")."
 
 NegativePrompt = Annotated[
     str | None,
@@ -70,7 +71,7 @@ Seed = Annotated[
         "--seed",
         "-s",
         help="Seed of the first image; image i uses seed + i. "
-        "Random when not given (it is recorded in the sidecar).",
+        "Random when not given, and kept in the sidecars: the same command resumes.",
         rich_help_panel=PROMPT_PANEL,
     ),
 ]
@@ -314,7 +315,7 @@ def _strength(*flags: str, stage: str) -> object:
             *flags,
             help=f"How much of the picture {stage} repaints: a little above 0 keeps it "
             "almost as it is, 1 starts from pure noise.",
-            rich_help_panel=STAGES_PANEL,
+            rich_help_panel=PICTURE_PANEL,
         ),
     ]
 
@@ -333,8 +334,8 @@ JsonOutput = Annotated[
     bool,
     typer.Option(
         "--json",
-        help="One JSON object per written image on stdout "
-        "(path, sidecar, prompt, seed, size, timings) instead of paths.",
+        help="One JSON object per image on stdout instead of its path: files, prompt, "
+        'seed, size, timings, and "skipped": true for one the folder already had.',
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
@@ -363,7 +364,7 @@ Fit = Annotated[
         "--fit",
         help="How a picture that is not square becomes one: crop (centre square), "
         "pad (black bars) or stretch.",
-        rich_help_panel=PROMPT_PANEL,
+        rich_help_panel=PICTURE_PANEL,
     ),
 ]
 

@@ -37,6 +37,14 @@ class Share:
         gathered = gather_object([counts])
         return {key: sum(c[key] for c in gathered) for key in counts}
 
+    def agree(self, value: T) -> T:
+        """The main process's ``value``, on every process (a random seed, say)."""
+        if self.state is None:
+            return value
+        from accelerate.utils import broadcast_object_list
+
+        return broadcast_object_list([value])[0]
+
     def close(self) -> None:
         """Leave the process group: its threads left to the interpreter's exit can abort
         a process that has finished its work ("terminate called without an active

@@ -36,6 +36,37 @@ def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
     return recorded["ref"]
 
 
+def sidecar_of_picture(picture: Path) -> Path:
+    """The sidecar written with ``picture``: ``NAME.json`` beside ``NAME.png``, or the
+    ``NAME-xxxx.json`` that names it (when another file had taken ``NAME.json``)."""
+    from glob import escape
+
+    from if_cli.output.metadata import read_sidecar
+    from if_cli.schema import SchemaError
+    from if_cli.untrusted import UnreadableFile
+
+    if not picture.is_file():
+        raise InvalidRequestError(
+            f"{picture} does not exist" if not picture.exists() else f"{picture} is not a file"
+        )
+    beside = [
+        picture.with_suffix(".json"),
+        *sorted(picture.parent.glob(f"{escape(picture.stem)}-*.json")),
+    ]
+    for candidate in beside:
+        try:
+            files = read_sidecar(candidate)["image"]["files"]
+        except (UnreadableFile, SchemaError):
+            continue
+        if picture.name in files.values():
+            return candidate
+    raise InvalidRequestError(
+        f"{picture} has no if-cli sidecar beside it ({picture.with_suffix('.json').name})",
+        hint="replay needs the NAME.json written with the image "
+        "(images made with --no-metadata have none)",
+    )
+
+
 def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
     """The option values that make the sidecar's image again.
 
@@ -46,6 +77,8 @@ def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
     from if_cli.schema import SchemaError
     from if_cli.untrusted import UnreadableFile
 
+    if path.suffix.lower() == ".png":
+        path = sidecar_of_picture(path)
     try:
         side = read_sidecar(path)
     except UnreadableFile as exc:
@@ -55,7 +88,7 @@ def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
     image, request, runtime = side["image"], side["request"], side["runtime"]
     values: dict[str, Any] = {
         "prompt": image["prompt"],
-        "negative_prompt": request["negative_prompt"],
+        "negative_prompt": request.get("negative_prompt"),
         "seed": image["seed"],
         "num_images": 1,
         "stages": stages or request["last_stage"],
@@ -123,7 +156,11 @@ def replay_jobs(sidecar: Path, stages: int | None) -> list[ImageJob]:
 
 def replay(
     sidecar: Annotated[
-        Path, typer.Argument(help="A NAME.json written by if-cli.", metavar="SIDECAR")
+        Path,
+        typer.Argument(
+            help="A NAME.json written by if-cli, or the NAME.png it was written with.",
+            metavar="SIDECAR",
+        ),
     ],
     stages: Annotated[
         int | None,

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from if_cli.commands.batch import (
     Chunk,
+    FinishedImage,
     ImageJob,
-    finished_fingerprints,
+    RandomSeed,
     make_chunks,
+    scan_folder,
     unfinished,
 )
 from if_cli.commands.processes import current_share
@@ -87,19 +89,52 @@ def _report_written(
         for path in (*written.intermediates, written.image):
             emit(str(path))
         return
+    _emit_record(
+        job,
+        {
+            "path": str(written.image),
+            "sidecar": None if written.sidecar is None else str(written.sidecar),
+            "intermediates": [str(p) for p in written.intermediates],
+            "skipped": False,
+            "width": image.image.width,
+            "height": image.image.height,
+            "stages": so_far.request.last_stage,
+            "timings_s": {k: round(t.load_s + t.run_s, 4) for k, t in image.timings.items()},
+        },
+    )
+
+
+def _report_skipped(job: ImageJob, found: FinishedImage, as_json: bool) -> None:
+    """An image the folder already had is reported as a made one is, marked skipped."""
+    if not as_json:
+        for path in (*found.intermediates, found.path):
+            emit(str(path))
+        return
+    _emit_record(
+        job,
+        {
+            "path": str(found.path),
+            "sidecar": str(found.sidecar),
+            "intermediates": [str(p) for p in found.intermediates],
+            "skipped": True,
+            "width": found.width,
+            "height": found.height,
+            "stages": job.request.last_stage,
+            "timings_s": {},
+        },
+    )
+
+
+def _emit_record(job: ImageJob, files: dict[str, Any]) -> None:
+    """One image's JSON line: its files, then who it is (prompt, seed, place in the run)."""
     record = {
-        "path": str(written.image),
-        "sidecar": None if written.sidecar is None else str(written.sidecar),
-        "intermediates": [str(p) for p in written.intermediates],
+        **{k: files[k] for k in ("path", "sidecar", "intermediates", "skipped")},
         "prompt": job.prompt,
         "seed": job.seed,
         "index": job.index,
         "name": job.name,
         "origin": job.origin,
-        "width": image.image.width,
-        "height": image.image.height,
-        "stages": so_far.request.last_stage,
-        "timings_s": {k: round(t.load_s + t.run_s, 4) for k, t in so_far.timings.items()},
+        **{k: files[k] for k in ("width", "height", "stages", "timings_s")},
     }
     text = json.dumps(record, ensure_ascii=False)
     if _UNDECODED.search(text):  # a path whose bytes are not UTF-8: JSON must be Unicode
@@ -137,14 +172,21 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
     quiet = options.quiet or not share.is_main
     mine = share.take(jobs)
     todo = mine
+    run = mine[0].run if mine else None
+    if run is not None and run.resumed and not quiet:
+        say(f"seed {run.seed}, from the earlier run in {options.out} (--seed N starts anew)")
     if not options.overwrite:
-        done = finished_fingerprints(options.out)
+        done = scan_folder(options.out).images
         todo = [job for job in mine if job.fingerprint not in done]
         if len(todo) < len(mine) and not quiet:
             say(
                 f"skipping {len(mine) - len(todo)} image(s) already in {options.out} "
                 "(--overwrite makes them again)"
             )
+        if not options.dry_run:
+            for job in mine:
+                if job.fingerprint in done:
+                    _report_skipped(job, done[job.fingerprint], options.json_output)
     chunks = make_chunks(todo, options.chunk_size)
 
     from if_cli.engine.cascade import Engine
@@ -162,7 +204,7 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
     ):
         for number, chunk in enumerate(chunks, start=1):
             if options.dry_run:
-                _print_plan(engine, chunk, number, len(chunks))
+                _print_plan(engine, chunk, number, len(chunks), run)
             else:
                 _make_chunk(engine, chunk, writer, options, tally)
     sys.stdout.flush()
@@ -229,7 +271,7 @@ def _make_chunk(
             not_written: list[ImageNotWritten] = not_written,
         ) -> None:
             job = part.jobs[image.index]
-            label = ImageLabel(job.index, job.name, job.fingerprint, job.origin)
+            label = ImageLabel(job.index, job.name, job.fingerprint, job.origin, _run_record(job))
             with stops_wait():  # a stop waits until the image is written and reported
                 try:
                     written = writer.write(so_far, image, label)
@@ -260,6 +302,11 @@ def _make_chunk(
             return
 
 
+def _run_record(job: ImageJob) -> dict[str, Any] | None:
+    """What a sidecar keeps of a run without ``--seed``, so the same command resumes it."""
+    return None if job.run is None else {"key": job.run.key, "seed": job.run.seed}
+
+
 def _fail_or_go_on(
     error: IFCliError, chunk: Chunk, finished: set[int], options: RunOptions, tally: _Tally
 ) -> None:
@@ -276,9 +323,12 @@ def _fail_or_go_on(
     say(f"error: {error}; {len(lost)} image(s) failed{where}, going on")
 
 
-def _print_plan(engine: Engine, chunk: Chunk, number: int, total: int) -> None:
+def _print_plan(
+    engine: Engine, chunk: Chunk, number: int, total: int, run: RandomSeed | None
+) -> None:
     from if_cli.plan_report import format_plan
 
     if total > 1:
         emit(f"# chunk {number}/{total}: {len(chunk.jobs)} image(s)")
-    emit(format_plan(engine.prepare(chunk.request)))
+    fresh = run is not None and not run.resumed  # the real run draws its own seed
+    emit(format_plan(engine.prepare(chunk.request, published_sizes=True), random_seed=fresh))

@@ -29,6 +29,7 @@ class CachedModel:
     variants: tuple[str, ...]
     problem: str | None
     path: Path
+    shipped: bool = False  # part of if-cli (the demo), not in the Hugging Face cache
 
     @property
     def complete(self) -> bool:
@@ -98,6 +99,31 @@ def list_cached(cache_dir: Path | None = None) -> list[CachedModel]:
                     path=snapshot,
                 )
             )
+    return found
+
+
+def list_shipped() -> list[CachedModel]:
+    """The demo models that ship inside if-cli, checked as cached ones are."""
+    import if_cli
+    from if_cli.engine.catalog import SHIPPED_MODELS, shipped_model_path
+
+    found = []
+    for name in SHIPPED_MODELS:
+        folder = shipped_model_path(name)
+        assert folder is not None
+        source = ModelSource(name, folder, name, None)
+        found.append(
+            CachedModel(
+                repo_id=name,
+                revision=f"if-cli {if_cli.__version__}",
+                refs=(),
+                size_bytes=sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+                variants=_variants(source),
+                problem=_problem(source, interrupted=False),
+                path=folder,
+                shipped=True,
+            )
+        )
     return found
 
 

@@ -19,10 +19,12 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from if_cli import fault_points
 from if_cli.engine import loading
+from if_cli.engine.catalog import PUBLISHED_PARAMETERS
 from if_cli.engine.embedding_cache import EmbeddingCache, encoder_identity
 from if_cli.engine.events import (
     STAGE_LABELS,
@@ -41,6 +43,7 @@ from if_cli.engine.memory import (
     make_plan,
     measure_stage,
     preferred_variant,
+    published_stage,
     resolve_device,
     resolve_dtype,
 )
@@ -51,8 +54,9 @@ from if_cli.engine.models import (
     check_folders,
     check_watermarker,
     choose_variant,
+    find_models,
+    not_downloaded,
     pipeline_class,
-    resolve_model,
 )
 from if_cli.engine.request import T5_MAX_TOKENS, GenerationRequest
 from if_cli.engine.result import GeneratedImage, GenerationResult, StageTiming
@@ -77,6 +81,7 @@ class PreparedRequest:
     request: GenerationRequest
     plan: Plan
     sources: dict[int, ModelSource]
+    missing: tuple[str, ...] = ()  # hub ids planned from published sizes (not downloaded)
 
     def footprint(self, key: StageKey) -> StageFootprint:
         return next(s for s in self.plan.stages if s.key == key)
@@ -92,8 +97,18 @@ class _Work:
     images: list[Any] = field(default_factory=list)
     intermediates: list[dict[int, Image]] = field(default_factory=list)
     timings: dict[str, StageTiming] = field(default_factory=dict)
+    costs: list[dict[str, StageTiming]] = field(default_factory=list)  # per image
     finished: list[GeneratedImage] = field(default_factory=list)
     running: tuple[str, float] | None = None  # (stage key, perf_counter when it started)
+
+    def charge(
+        self, key: str, images: range | list[int], load: float = 0.0, run: float = 0.0
+    ) -> None:
+        """Split ``load`` and ``run`` seconds of phase ``key`` evenly over ``images``."""
+        for i in images:
+            cost = self.costs[i].setdefault(key, StageTiming())
+            cost.load_s += load / len(images)
+            cost.run_s += run / len(images)
 
     def result(self) -> GenerationResult:
         """The result so far; a stage still running is timed up to now."""
@@ -144,37 +159,54 @@ class Engine:
         self._watermarkers.clear()
 
     # 1–2. Check, find models, plan: nothing here reads weights.
-    def prepare(self, request: GenerationRequest) -> PreparedRequest:
+    def prepare(
+        self, request: GenerationRequest, *, published_sizes: bool = False
+    ) -> PreparedRequest:
+        """Validate, find the models and plan placement, loading no weights.
+
+        Every model that is not downloaded is named in one error. With
+        ``published_sizes`` (a dry run), a published model that is not downloaded yet is
+        planned from its published parameter count instead, and listed in ``missing``.
+        """
         request.validate()
         request = request.with_seed()
         phases = _phases(request)
-        sources = {
-            stage: resolve_model(request.stage_options(stage).model)
+        refs = {
+            stage: request.stage_options(stage).model
             for stage in sorted({spec.model_stage for spec in phases})
         }
-        if request.watermark and 1 not in sources:  # IF's watermarker is in the stage-I repo
-            try:
-                sources[1] = resolve_model(request.stage_1.model)
-            except ModelNotFoundError as error:
-                raise ModelNotFoundError(
-                    f"the watermark comes from the stage-I repo: {error.message}",
-                    hint="download it, or pass --no-watermark",
-                ) from error
+        watermark_only = request.watermark and 1 not in refs
+        if watermark_only:  # IF's watermarker is in the stage-I repo
+            refs[1] = request.stage_1.model
+        sources, missing = find_models(refs)
+        if watermark_only and missing.keys() == {1} and not published_sizes:
+            raise ModelNotFoundError(
+                f"the watermark comes from the stage-I repo: {not_downloaded(missing).message}",
+                hint="download it, or pass --no-watermark",
+            )
+        if missing and not (
+            published_sizes and all(r in PUBLISHED_PARAMETERS for r in missing.values())
+        ):
+            raise not_downloaded(missing)
+        for stage, repo_id in missing.items():
+            sources[stage] = ModelSource(ref=refs[stage], path=Path(), repo_id=repo_id)
         device = resolve_device(request.placement.device)
         dtype = resolve_dtype(request.placement.dtype, device)
         wanted = preferred_variant(request.placement.variant, dtype)
         footprints = []
         for spec in phases:
             source = sources[spec.model_stage]
+            label = STAGE_LABELS[spec.key]
+            if spec.model_stage in missing:
+                footprints.append(published_stage(spec.key, label, source, spec.components, dtype))
+                continue
             _check_pipeline_class(source, spec)
             check_folders(source, spec.folders)
             variant = choose_variant(source, list(spec.components), wanted)
             footprints.append(
-                measure_stage(
-                    spec.key, STAGE_LABELS[spec.key], source, spec.components, variant, dtype
-                )
+                measure_stage(spec.key, label, source, spec.components, variant, dtype)
             )
-        if request.watermark:
+        if request.watermark and 1 not in missing:
             check_watermarker(sources[1])
         plan = make_plan(
             request.placement,
@@ -185,7 +217,9 @@ class Engine:
             request.last_stage,
             free_memory_bytes(device),
         )
-        return PreparedRequest(request=request, plan=plan, sources=sources)
+        return PreparedRequest(
+            request=request, plan=plan, sources=sources, missing=tuple(missing.values())
+        )
 
     def generate(
         self, request: GenerationRequest | PreparedRequest, on_image: ImageCallback | None = None
@@ -203,6 +237,7 @@ class Engine:
             prepared=prepared,
             generators=[torch.Generator().manual_seed(seed) for seed in seeds],
             intermediates=[{} for _ in seeds],
+            costs=[{} for _ in seeds],
         )
         try:
             with _translate_failures(prepared.plan), warnings.catch_warnings():
@@ -239,6 +274,7 @@ class Engine:
         missing = [text for text in texts if text not in embeds]
         if missing:
             with self._stage(work, "text") as pipe:
+                started = time.perf_counter()
                 self._report(ProgressEvent("text", "run", 0, len(missing)))
                 fault_points.reached("encode", len(missing))
                 for done, text in enumerate(missing, start=1):
@@ -253,7 +289,10 @@ class Engine:
                     )[0]
                     if cache:
                         cache.put(keys[text], embeds[text], tokens)
-                    self._report(ProgressEvent("text", "run", done, len(missing)))
+                    span = (done, done, len(missing))
+                    self._report(ProgressEvent("text", "run", done, len(missing), images=span))
+                images = range(request.total_images)
+                work.charge("text", images, run=time.perf_counter() - started)
         work.embeds = [(embeds[p], embeds[negative]) for p in _image_prompts(request)]
 
     # 4. One stage for every image, batch by batch.
@@ -281,7 +320,9 @@ class Engine:
             total = steps_run * len(batches)
             self._report(ProgressEvent(key, "run", 0, total))
             for number, batch in enumerate(batches):
-                callback = self._step_reporter(key, number * steps_run, total, len(batch))
+                callback = self._step_reporter(
+                    key, number * steps_run, total, (batch[0] + 1, batch[-1] + 1, count)
+                )
                 kwargs: dict[str, Any] = {
                     "generator": [work.generators[i] for i in batch],
                     "num_inference_steps": steps,
@@ -303,6 +344,7 @@ class Engine:
                     previous = torch.cat([work.images[i] for i in batch])
                 kwargs.update(picture_arguments(request, stage, previous, len(batch), side))
                 pipe.watermarker = watermarker if final else None
+                started = time.perf_counter()
                 images = pipe(**kwargs).images
                 if pipe is not loaded:
                     loaded.maybe_free_model_hooks()  # the offload hooks belong to ``loaded``
@@ -311,9 +353,13 @@ class Engine:
                     if request.keep_intermediates:
                         for i, pil in zip(batch, _to_pil(pipe, images, watermarker), strict=True):
                             work.intermediates[i][stage] = pil
+                    work.charge(key, batch, run=time.perf_counter() - started)
                     continue
+                work.charge(key, batch, run=time.perf_counter() - started)
                 made = [
-                    GeneratedImage(i, prompts[i], seeds[i], pil, work.intermediates[i])
+                    GeneratedImage(
+                        i, prompts[i], seeds[i], pil, work.intermediates[i], work.costs[i]
+                    )
                     for i, pil in zip(batch, images, strict=True)
                 ]
                 _deliver(work, made, on_image)
@@ -321,12 +367,12 @@ class Engine:
         work.images = outputs
 
     def _step_reporter(
-        self, key: StageKey, offset: int, total: int, images: int
+        self, key: StageKey, offset: int, total: int, images: tuple[int, int, int]
     ) -> Callable[..., None]:
         def report(step: int, _timestep: Any, _latents: Any) -> None:
-            self._report(ProgressEvent(key, "run", offset + step + 1, total))
+            self._report(ProgressEvent(key, "run", offset + step + 1, total, images=images))
             if step == 0:
-                fault_points.reached(key, images)
+                fault_points.reached(key, images[1] - images[0] + 1)
 
         return report
 
@@ -355,6 +401,7 @@ class Engine:
                 self._resident[cache_key] = pipe
         loaded = time.perf_counter()
         timing.load_s += loaded - started
+        work.charge(key, range(work.prepared.request.total_images), load=loaded - started)
         work.running = (key, loaded)
         try:
             yield pipe

@@ -23,6 +23,20 @@ MODEL_ALIASES: dict[str, str] = {
 DEFAULT_CASCADE = ("I-XL", "II-L", "x4")
 _BY_REPO = {repo: alias for alias, repo in MODEL_ALIASES.items()}
 
+PUBLISHED_PARAMETERS: dict[str, dict[str, int]] = {
+    # Parameters of what each phase loads, from the model cards (T5 4.76B, IF-I-XL 4.3B,
+    # IF-I-L 900M, IF-I-M 400M, IF-II-L 1.2B, IF-II-M 450M; the x4 upscaler's UNet 473M,
+    # VAE 55M and OpenCLIP text encoder 340M): plans for models not downloaded yet.
+    "DeepFloyd/IF-I-XL-v1.0": {"text": 4_762_310_656, "stage_1": 4_304_695_110},
+    "DeepFloyd/IF-I-L-v1.0": {"text": 4_762_310_656, "stage_1": 900_000_000},
+    "DeepFloyd/IF-I-M-v1.0": {"text": 4_762_310_656, "stage_1": 400_000_000},
+    "DeepFloyd/IF-II-L-v1.0": {"stage_2": 1_200_876_550},
+    "DeepFloyd/IF-II-M-v1.0": {"stage_2": 450_000_000},
+    "stabilityai/stable-diffusion-x4-upscaler": {"stage_3": 869_100_000},
+}
+T5_FP32_PARAMETERS = 24 * 10_240 * 4_096
+"""T5-XXL's feed-forward output layers (``wo``), which stay fp32 when loaded in fp16."""
+
 DEMO_FOLDER = Path(__file__).resolve().parent.parent / "demo"
 SHIPPED_MODELS: dict[str, str] = {"demo-I": "IF-I-demo", "demo-II": "IF-II-demo"}
 """Models inside the package (``if_cli/demo/``), by the name a user types."""

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
-from if_cli.engine.catalog import DEFAULT_CASCADE, MODEL_ALIASES, short_name
+from if_cli.engine.catalog import DEFAULT_CASCADE, MODEL_ALIASES, shipped_model_path, short_name
 from if_cli.errors import IFCliError
 from if_cli.units import human_bytes
 
@@ -35,6 +35,7 @@ class Setup:
     """The defaults ``generate`` would use (after config and environment)."""
 
     models: tuple[str, str, str] = tuple(MODEL_ALIASES[a] for a in DEFAULT_CASCADE)  # type: ignore[assignment]
+    last_stage: int = 3  # stages after it need no model
     device: str = "auto"
     dtype: str = "auto"
     offload: str = "auto"
@@ -125,31 +126,24 @@ def models(setup: Setup) -> list[Check]:
 
     cached = {m.repo_id: m for m in list_cached(setup.cache_dir)}
     checks = [disk("cache disk", Path(setup.cache_dir or constants.HF_HUB_CACHE))]
-    for stage, ref in enumerate(setup.models, start=1):
+    wanted: list[tuple[str, str | None]] = []  # (label, hub id to download)
+    for stage, ref in enumerate(setup.models[: setup.last_stage], start=1):
         label = f"stage {stage} model"
-        if Path(ref).expanduser().is_dir():
+        if shipped_model_path(ref) is not None:
+            checks.append(Check(label, "ok", f"{ref}, shipped with if-cli"))
+        elif Path(ref).expanduser().is_dir():
             checks.append(Check(label, "ok", f"local folder {ref}"))
-            continue
-        repo_id = MODEL_ALIASES.get(ref, ref)
+        else:
+            wanted.append((label, MODEL_ALIASES.get(ref, ref)))
+    missing = [repo for _, repo in wanted if repo not in cached or not cached[repo].complete]
+    names = " ".join(dict.fromkeys(short_name(repo) for repo in missing))
+    fix = f"if-cli download {names} (or --model demo: the demo that ships with if-cli)"
+    for label, repo_id in wanted:
         found = cached.get(repo_id)
         if found is None:
-            checks.append(
-                Check(
-                    label,
-                    "fail",
-                    f"{repo_id} is not in the cache",
-                    f"if-cli download {short_name(repo_id)}",
-                )
-            )
+            checks.append(Check(label, "fail", f"{repo_id} is not in the cache", fix))
         elif not found.complete:
-            checks.append(
-                Check(
-                    label,
-                    "fail",
-                    f"{repo_id} is incomplete: {found.problem}",
-                    f"if-cli download {short_name(repo_id)}",
-                )
-            )
+            checks.append(Check(label, "fail", f"{repo_id} is incomplete: {found.problem}", fix))
         else:
             checks.append(
                 Check(
@@ -159,7 +153,7 @@ def models(setup: Setup) -> list[Check]:
                     f"({', '.join(found.variants)}, {human_bytes(found.size_bytes)})",
                 )
             )
-    return checks
+    return sorted(checks, key=lambda c: c.name)
 
 
 def placement(setup: Setup) -> Check:
@@ -178,6 +172,7 @@ def placement(setup: Setup) -> Check:
     request = GenerationRequest(
         prompts=("doctor",),
         seed=0,
+        last_stage=setup.last_stage,
         stage_1=options[0],
         stage_2=options[1],
         stage_3=options[2],

@@ -26,10 +26,22 @@ class ProgressEvent:
     step: int
     total: int
     detail: str = ""
+    images: tuple[int, int, int] | None = None  # (first, last, of): images being made now
 
     @property
     def label(self) -> str:
         return STAGE_LABELS[self.stage]
+
+    @property
+    def which_images(self) -> str:
+        """``image 3 of 8``, ``images 3–4 of 8``, or "" when not known."""
+        if self.images is None:
+            return ""
+        first, last, count = self.images
+        noun = "prompt" if self.stage == "text" else "image"
+        if first == last:
+            return f"{noun} {first} of {count}"
+        return f"{noun}s {first}–{last} of {count}"
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

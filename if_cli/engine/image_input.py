@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import sys
 import warnings
 from dataclasses import dataclass
@@ -152,22 +153,41 @@ def _decode(data: bytes, source: str, what: str) -> tuple[Image, list[str]]:
             ) from exc
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
             raise _too_large(source, what) from exc
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InvalidRequestError(f"{what} {source} is corrupt: {exc}") from exc
+        except DECODER_ERRORS as exc:
+            raise InvalidRequestError(f"{what} {source} is corrupt: {_said(exc)}") from exc
     width, height = picture.size
     if width < 1 or height < 1:
         raise InvalidRequestError(f"{what} {source} has no pixels ({width}×{height})")
     if width * height > MAX_INPUT_PIXELS:
         raise _too_large(source, what, (width, height))
-    frames = getattr(picture, "n_frames", 1)
     try:
+        frames = getattr(picture, "n_frames", 1)  # reads every frame's header
         picture.seek(0)
         picture.load()
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidRequestError(f"{what} {source} is truncated or corrupt: {exc}") from exc
+    except DECODER_ERRORS as exc:
+        raise InvalidRequestError(f"{what} {source} is truncated or corrupt: {_said(exc)}") from exc
     if frames > 1:
         notes.append(f"first of {frames} frames")
     return picture, notes
+
+
+DECODER_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ZeroDivisionError,
+    struct.error,
+)
+"""What Pillow's decoders raise on a malformed file (a TIFF without its width tag is a
+KeyError deep inside Pillow): all of them mean the same to the user."""
+
+
+def _said(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 _SIGNATURES = {

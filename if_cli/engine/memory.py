@@ -139,6 +139,25 @@ def measure_stage(
     return StageFootprint(key, label, source, components, variant, total, largest)
 
 
+def published_stage(
+    key: str, label: str, source: ModelSource, components: tuple[str, ...], dtype: str
+) -> StageFootprint:
+    """Size a stage of a published model that is not downloaded, from its parameter count.
+
+    The largest single tensor is not published; a 32nd of the weights stands in for it
+    (it only matters to the ``sequential`` plan).
+    """
+    from if_cli.engine.catalog import PUBLISHED_PARAMETERS, T5_FP32_PARAMETERS
+
+    assert source.repo_id is not None
+    parameters = PUBLISHED_PARAMETERS[source.repo_id][key]
+    total = parameters * BYTES_PER_PARAM[dtype]
+    if key == "text" and dtype == "fp16":
+        total += T5_FP32_PARAMETERS * 2  # transformers keeps ``wo`` in fp32
+    variant = None if dtype == "fp32" else "fp16"
+    return StageFootprint(key, label, source, components, variant, total, total // 32)
+
+
 def peak_for(offload: str, stages: tuple[StageFootprint, ...], workspace: int) -> int:
     """Estimated peak device memory of one offload mode."""
     if not stages:

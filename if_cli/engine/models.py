@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from if_cli.engine.catalog import DEMO_FOLDER, MODEL_ALIASES, shipped_model_path, short_name
 from if_cli.engine.safetensors_header import DamagedFile, TensorInfo, read_tensor_infos
-from if_cli.errors import ModelNotFoundError
+from if_cli.errors import ModelNotFoundError, NotDownloadedError
 from if_cli.untrusted import UnreadableFile, read_json
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -90,6 +90,41 @@ def resolve_model(ref: str) -> ModelSource:
     return _check_index(_from_hub_cache(ref, ref))
 
 
+def find_models(refs: dict[int, str]) -> tuple[dict[int, ModelSource], dict[int, str]]:
+    """Each stage's model, and the hub ids of those not downloaded yet (by stage).
+
+    Every stage is looked up before anything is reported, so one message can name every
+    missing model; any other problem (a bad folder, a damaged index) is raised at once.
+    """
+    sources: dict[int, ModelSource] = {}
+    missing: dict[int, str] = {}
+    for stage, ref in sorted(refs.items()):
+        try:
+            sources[stage] = resolve_model(ref)
+        except NotDownloadedError as error:
+            missing[stage] = error.repo_id
+    return sources, missing
+
+
+def not_downloaded(missing: dict[int, str]) -> NotDownloadedError:
+    """One error naming every model to download, with the one command that fetches them."""
+    from huggingface_hub import constants
+
+    repos = list(dict.fromkeys(missing.values()))
+    names = [short_name(repo) for repo in repos]
+    offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
+    if len(repos) == 1:
+        what = f"model {repos[0]} is"
+    else:
+        what = f"models {', '.join(repos[:-1])} and {repos[-1]} are"
+    return NotDownloadedError(
+        f"{what} not in the Hugging Face cache at {constants.HF_HUB_CACHE}{offline}",
+        repos[0],
+        hint=f"run `if-cli download {' '.join(names)}`, or pass local folders "
+        "(--model demo runs the demo that ships with if-cli, offline)",
+    )
+
+
 def _local(ref: str, folder: Path) -> ModelSource:
     """A folder; one inside a hub cache snapshot keeps its repo id and commit."""
     parent = folder.parent
@@ -105,10 +140,12 @@ def _from_hub_cache(repo_id: str, ref: str) -> ModelSource:
     found = try_to_load_from_cache(repo_id, "model_index.json")
     if not isinstance(found, str):
         offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
-        raise ModelNotFoundError(
+        raise NotDownloadedError(
             f"model {repo_id} is not in the Hugging Face cache at {constants.HF_HUB_CACHE}"
             f"{offline}",
-            hint=f"run `if-cli download {short_name(repo_id)}`, or pass a local folder",
+            repo_id,
+            hint=f"run `if-cli download {short_name(repo_id)}`, or pass a local folder "
+            "(--model demo runs the demo that ships with if-cli, offline)",
         )
     snapshot = Path(found).parent
     return ModelSource(ref=ref, path=snapshot, repo_id=repo_id, revision=snapshot.name)

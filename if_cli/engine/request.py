@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from if_cli.engine.schedules import SCHEDULE_NAMES, step_count
-from if_cli.errors import InvalidRequestError
+from if_cli.errors import BadFieldError, InvalidRequestError
 
 if TYPE_CHECKING:
     from if_cli.engine.image_input import ImageInput
@@ -229,10 +229,10 @@ class GenerationRequest:
 
 def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequestError(f"{name} must be a whole number, got {value!r}")
+        raise BadFieldError(name, f"must be a whole number, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise InvalidRequestError(f"{name} must be {bounds}, got {value}")
+        raise BadFieldError(name, f"must be {bounds}, got {value}")
 
 
 def _validate_prompts(
@@ -289,9 +289,10 @@ def _validate_flow(request: GenerationRequest) -> None:
     if request.first_stage not in _FIRST_STAGES[flow]:
         raise InvalidRequestError(f"{flow} cannot start at stage {request.first_stage}")
     if request.last_stage < request.first_stage:
-        raise InvalidRequestError(
-            f"{flow} starts at stage {request.first_stage}, so --stages must be "
-            f"{request.first_stage} or more, got {request.last_stage}"
+        raise BadFieldError(
+            "last_stage",
+            f"must be {request.first_stage} or more ({flow} starts at stage "
+            f"{request.first_stage}), got {request.last_stage}",
         )
     if (flow == "generate") != (request.init is None):
         raise InvalidRequestError(
@@ -306,47 +307,50 @@ def _validate_strength(prefix: str, options: StageOptions) -> None:
     if strength is None:
         return
     if isinstance(strength, bool) or not isinstance(strength, (int, float)):
-        raise InvalidRequestError(f"{prefix} strength must be a number, got {strength!r}")
+        raise BadFieldError(f"{prefix}.strength", f"must be a number, got {strength!r}")
     if not 0 < strength <= 1:
-        raise InvalidRequestError(
-            f"{prefix} strength must be more than 0 and at most 1, got {strength}",
+        raise BadFieldError(
+            f"{prefix}.strength",
+            f"must be more than 0 and at most 1, got {strength}",
             hint="0.1 keeps the picture almost as it is; 1 repaints it completely",
         )
     if options.steps_run() < 1:
-        raise InvalidRequestError(
-            f"{prefix} strength {strength} of {options.steps} steps leaves no step to run",
+        raise BadFieldError(
+            f"{prefix}.strength",
+            f"{strength} of {options.steps} steps leaves no step to run",
             hint="raise the strength or the steps",
         )
 
 
 def _validate_stage(stage: int, options: StageOptions) -> None:
-    prefix = f"stage {stage}"
+    prefix = f"stage_{stage}"
     if not options.model.strip():
-        raise InvalidRequestError(f"{prefix} model is empty")
+        raise BadFieldError(f"{prefix}.model", "is empty")
     steps = options.steps
     if isinstance(steps, str):
         if stage == 3:
-            raise InvalidRequestError(
-                f"{prefix} steps must be a number: the x4 upscaler has no named schedules"
+            raise BadFieldError(
+                f"{prefix}.steps", "must be a number: the x4 upscaler has no named schedules"
             )
         if steps not in SCHEDULE_NAMES:
-            raise InvalidRequestError(
-                f"unknown timestep schedule {steps!r} for {prefix}",
+            raise BadFieldError(
+                f"{prefix}.steps",
+                f"is not a step count or a schedule: {steps!r}",
                 hint="use a step count or one of " + ", ".join(SCHEDULE_NAMES),
             )
     else:
-        _check_int(f"{prefix} steps", steps, minimum=1, maximum=1000)
+        _check_int(f"{prefix}.steps", steps, minimum=1, maximum=1000)
     _validate_strength(prefix, options)
     guidance = options.guidance_scale
     if not isinstance(guidance, (int, float)) or not 0 <= guidance <= MAX_GUIDANCE_SCALE:
-        raise InvalidRequestError(
-            f"{prefix} guidance scale must be a number from 0 to {MAX_GUIDANCE_SCALE}, "
-            f"got {guidance}"
+        raise BadFieldError(
+            f"{prefix}.guidance_scale",
+            f"must be a number from 0 to {MAX_GUIDANCE_SCALE}, got {guidance}",
         )
     if stage == 1:
         return
     maximum = STAGE_2_MAX_NOISE_LEVEL if stage == 2 else STAGE_3_MAX_NOISE_LEVEL
-    _check_int(f"{prefix} noise level", options.noise_level, minimum=0, maximum=maximum)
+    _check_int(f"{prefix}.noise_level", options.noise_level, minimum=0, maximum=maximum)
 
 
 def _validate_placement(placement: Placement) -> None:
@@ -357,8 +361,9 @@ def _validate_placement(placement: Placement) -> None:
         ("variant", placement.variant, VARIANTS),
     ):
         if value not in choices:
-            raise InvalidRequestError(
-                f"unknown {name} {value!r}", hint="choose one of " + ", ".join(choices)
+            raise BadFieldError(
+                f"placement.{name}",
+                f"must be one of {', '.join(choices)}, got {value!r}",
             )
     if placement.max_memory is not None:
-        _check_int("the memory cap", placement.max_memory, minimum=1, maximum=2**62)
+        _check_int("placement.max_memory", placement.max_memory, minimum=1, maximum=2**62)

@@ -30,6 +30,9 @@ class GeneratedImage:
     seed: int
     image: Image
     intermediates: dict[int, Image] = field(default_factory=dict)
+    timings: dict[str, StageTiming] = field(default_factory=dict)
+    """What this image cost, by phase: its share of loading each model (split over the
+    request's images) and of running the batch that made it (split over the batch)."""
 
 
 @dataclass

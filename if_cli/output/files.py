@@ -20,6 +20,7 @@ from if_cli import fault_points
 from if_cli.errors import OutputError
 
 PART_SUFFIX = ".part"
+NEW_FILE_MODE = 0o666  # what open() asks for; the umask then takes its bits away
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
@@ -45,7 +46,10 @@ def ensure_writable_dir(directory: Path) -> list[Path]:
             pass
     except OSError as exc:
         remove_empty_dirs(missing[::-1])
-        raise write_failure(f"to output directory {directory}", exc) from exc
+        failure = write_failure(f"to output directory {directory}", exc)
+        if failure.hint is None:
+            failure.hint = "choose a folder you can write to with -o/--out"
+        raise failure from exc
     return missing[::-1]
 
 
@@ -56,6 +60,24 @@ def remove_empty_dirs(created: list[Path]) -> None:
             folder.rmdir()
         except OSError:  # not empty (someone wrote there), or already gone
             return
+
+
+def current_umask() -> int:
+    """The process's umask, which files get as any Unix tool's would.
+
+    Read from ``/proc`` where it is there; elsewhere set and restored at once (the only
+    portable way to read it).
+    """
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/self/status", encoding="ascii", errors="replace") as status,
+    ):
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -73,6 +95,7 @@ def publish(path: Path, write: Callable[[BinaryIO], None]) -> None:
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, NEW_FILE_MODE & ~current_umask())  # mkstemp's 0600 is private
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from if_cli import __version__
 from if_cli.schema import Maybe, SchemaError, check
-from if_cli.untrusted import read_json
+from if_cli.untrusted import UnreadableFile, read_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +35,7 @@ class ImageLabel:
     name: str | None = None
     fingerprint: str | None = None
     origin: str | None = None
+    run: dict[str, Any] | None = None  # a run without --seed: its key and base seed
 
 
 SIDECAR_SCHEMA = 1
@@ -85,6 +86,21 @@ LIBRARIES = (
     "pillow",
 )
 SAMPLERS = {1: "DDPM", 2: "DDPM", 3: "DDIM"}
+"""The schedulers of the published repos, where a model's own config cannot be read."""
+SAMPLER_NAMES: dict[str | tuple[str, str], str] = {
+    # diffusers scheduler class (and DPM-Solver algorithm) → the name A1111 readers know
+    "DDPMScheduler": "DDPM",
+    "DDIMScheduler": "DDIM",
+    "PNDMScheduler": "PLMS",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "HeunDiscreteScheduler": "Heun",
+    "LMSDiscreteScheduler": "LMS",
+    "UniPCMultistepScheduler": "UniPC",
+    ("DPMSolverMultistepScheduler", "dpmsolver++"): "DPM++ 2M",
+    ("DPMSolverMultistepScheduler", "dpmsolver"): "DPM2",
+    ("DPMSolverMultistepScheduler", "sde-dpmsolver++"): "DPM++ 2M SDE",
+}
 _NEEDS_QUOTES = re.compile(r"[,:\n]")
 # Every character some reader splits lines at (A1111 splits at \n, others use splitlines).
 _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
@@ -120,6 +136,18 @@ def _quote(value: object) -> str:
     return json.dumps(text) if _NEEDS_QUOTES.search(text) else text
 
 
+def sampler_name(source: ModelSource, stage: int) -> str:
+    """The sampler that really ran for a stage: its model's scheduler, by A1111's name."""
+    try:
+        config = read_json(source.path / "scheduler" / "scheduler_config.json", 1024**2)
+        kind = config["_class_name"]
+        algorithm = config.get("algorithm_type", "dpmsolver++")
+    except (UnreadableFile, KeyError, TypeError, AttributeError):
+        return SAMPLERS[stage]
+    named = SAMPLER_NAMES.get((kind, algorithm)) or SAMPLER_NAMES.get(kind)
+    return named if isinstance(named, str) else str(kind).removesuffix("Scheduler")
+
+
 def _model_name(source: ModelSource) -> str:
     return source.repo_id or source.path.name
 
@@ -135,7 +163,7 @@ def a1111_parameters(result: GenerationResult, image: GeneratedImage, size: tupl
     options = request.stage_options(first)
     pairs: list[tuple[str, object]] = [
         ("Steps", options.steps),
-        ("Sampler", SAMPLERS[first]),
+        ("Sampler", sampler_name(result.models[f"stage_{first}"], first)),
         ("CFG scale", options.guidance_scale),
         ("Seed", image.seed),
         ("Size", f"{size[0]}x{size[1]}"),
@@ -221,6 +249,7 @@ def sidecar(
             "name": label.name,
             "origin": label.origin,
             "fingerprint": label.fingerprint,
+            "run": label.run,
             "prompt": image.prompt,
             "negative_prompt": request.negative_prompt,
             "seed": image.seed,
@@ -246,8 +275,8 @@ def sidecar(
             "offload_reason": plan.reason,
             "versions": library_versions(),
         },
-        "timings_s": {
+        "timings_s": {  # this image's share (see GeneratedImage.timings)
             key: {"load": round(t.load_s, 4), "run": round(t.run_s, 4)}
-            for key, t in result.timings.items()
+            for key, t in image.timings.items()
         },
     }

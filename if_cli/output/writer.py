@@ -144,9 +144,12 @@ class OutputWriter:
         self, result: GenerationResult, image: GeneratedImage, label: ImageLabel
     ) -> dict[str, object]:
         slug = slugify(image.prompt)
-        init = result.request.init
-        if init is not None and not image.prompt.strip():  # variations, upscales
-            slug = slugify(f"{Path(init.source).stem} {result.request.flow}")
+        init, flow = result.request.init, result.request.flow
+        if flow == "upscale":  # never the name of the picture it came from
+            subject = image.prompt if image.prompt.strip() else Path(init.source).stem
+            slug = slugify(f"{subject} upscaled {image.image.width}")
+        elif init is not None and not image.prompt.strip():  # variations
+            slug = slugify(f"{Path(init.source).stem} {flow}")
         return {
             "date": self.started.strftime("%Y%m%d"),
             "time": self.started.strftime("%H%M%S"),
