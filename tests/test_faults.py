@@ -98,17 +98,20 @@ def _complete_images(folder: Path) -> list[str]:
 
 # The second image's T5, stage I, II, III and its PNG's write (saves 1-2 are image 1's).
 STOP_POINTS = ["encode#2", "stage_1#2", "stage_2#2", "stage_3#2", "save#3"]
+STOPS = [
+    (signal.SIGINT, 130, "if-cli: error: interrupted; finished images were kept"),
+    (signal.SIGTERM, 143, "if-cli: error: terminated (SIGTERM); finished images were kept"),
+]
+# Every point once, the two signals in turn (one handler serves both): each point and
+# each signal is stopped at, in half the runs of the full cross product.
+STOP_CASES = [(point, *STOPS[n % 2]) for n, point in enumerate(STOP_POINTS)]
 
 
 @pytest.mark.parametrize(
-    ("stop", "code", "line"),
-    [
-        (signal.SIGINT, 130, "if-cli: error: interrupted; finished images were kept"),
-        (signal.SIGTERM, 143, "if-cli: error: terminated (SIGTERM); finished images were kept"),
-    ],
-    ids=["SIGINT", "SIGTERM"],
+    ("point", "stop", "code", "line"),
+    STOP_CASES,
+    ids=[f"{point}-{signal.Signals(stop).name}" for point, stop, _, _ in STOP_CASES],
 )
-@pytest.mark.parametrize("point", STOP_POINTS)
 def test_a_signal_at_any_point_keeps_finished_images_and_a_rerun_resumes(
     cli: Cli, hf_home: Path, tmp_path: Path, point: str, stop: int, code: int, line: str
 ) -> None:

@@ -21,6 +21,22 @@ DEMO_DRAFT = ["--model", "demo", "--stages", "1", "--steps", "2"]  # seconds on 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="module")
+def demo_picture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 32 px demo picture with its sidecar (seed 3, negative prompt "blurry"),
+    shared by the tests that only read it."""
+    folder = tmp_path_factory.mktemp("demo-picture")
+    made = subprocess.run(
+        [str(CLI), "generate", "a red circle", *DEMO_DRAFT, "--seed", "3", "-n", "blurry"],
+        cwd=folder,
+        env={**os.environ, "HOME": str(folder)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return folder / made.stdout.strip()
+
+
 def _seeds(folder: Path) -> list[int]:
     return sorted(json.loads(p.read_text())["image"]["seed"] for p in folder.glob("*.json"))
 
@@ -257,10 +273,10 @@ def test_errors_name_the_option_the_user_typed(cli: Cli, args: tuple[str, ...], 
     assert not re.search(r"last_stage|num_images|Value error|stage_\d\.", done.stderr)
 
 
-def test_replay_takes_the_png_and_says_what_is_wrong_in_words(cli: Cli, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    made = cli("generate", "a red circle", *DEMO_DRAFT, "--seed", "3", "-o", str(out))
-    png = Path(made.stdout.strip())
+def test_replay_takes_the_png_and_says_what_is_wrong_in_words(
+    cli: Cli, tmp_path: Path, demo_picture: Path
+) -> None:
+    png = demo_picture
     again = cli("replay", str(png), "-o", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr
     assert Path(again.stdout.strip()).read_bytes() == png.read_bytes()
@@ -299,8 +315,8 @@ def test_progress_says_which_image_the_pace_and_the_time_left(cli: Cli, tmp_path
     assert lines and re.search(r"\(image 2 of 2; [\d.]+ steps/s, \d+ s in all\)", lines[0])
 
 
-@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
-def test_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+def test_files_respect_the_umask(tmp_path: Path) -> None:
+    umask, mode = 0o027, 0o640  # neither the usual 022 nor the 0600 of a temporary file
     out = tmp_path / "out"
     done = subprocess.run(
         [str(CLI), "generate", "a red circle", *DEMO_DRAFT, "-o", str(out)],
@@ -316,25 +332,23 @@ def test_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {mode}
 
 
-def test_an_upscale_is_never_named_like_its_source(cli: Cli, tmp_path: Path) -> None:
-    source = Path(
-        cli(
-            "generate", "a red circle", *DEMO_DRAFT, "--seed", "3", "-o", str(tmp_path)
-        ).stdout.strip()
-    )
+def test_an_upscale_is_never_named_like_its_source(
+    cli: Cli, tmp_path: Path, demo_picture: Path
+) -> None:
+    source = demo_picture
     up = cli("upscale", str(source), "--model", "demo", "--stage-2-steps", "2", "-o", str(tmp_path))
     assert up.returncode == 0, up.stderr
     made = Path(up.stdout.strip())
     assert made.name == source.name.replace(".png", "-upscaled-128.png")
 
 
-def test_a_third_party_reader_reads_the_parameters_chunk(cli: Cli, tmp_path: Path) -> None:
+def test_a_third_party_reader_reads_the_parameters_chunk(
+    cli: Cli, tmp_path: Path, demo_picture: Path
+) -> None:
     """sd-parsers (PyPI) reads what A1111-style tools show: the sampler that really ran."""
     from sd_parsers import ParserManager
 
-    png = cli(
-        "generate", "a red circle", *DEMO_DRAFT, "--seed", "3", "-n", "blurry", "-o", str(tmp_path)
-    ).stdout.strip()
+    png = str(demo_picture)
     info = ParserManager().parse(png)
     assert info is not None and info.generator.name == "AUTOMATIC1111"
     (sampler,) = info.samplers
