@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from typer import core as typer_core
 
+from if_cli.click_words import plain_words
 from if_cli.commands.completion import COMPLETE_VAR, completion
 from if_cli.commands.config import config_app
 from if_cli.commands.doctor import doctor
@@ -112,9 +113,9 @@ def _main(
     (`if-cli config path`), below what the command line says.
     """
     if context.invoked_subcommand not in (None, "config"):
-        from if_cli.settings import default_map
+        from if_cli.settings import install_defaults
 
-        context.default_map = default_map(context.command)
+        install_defaults(context)
 
 
 app.command(no_args_is_help=True)(generate)
@@ -153,37 +154,7 @@ def _usage_error(error: Any) -> None:
     """A command-line mistake as one line, with where to read the usage."""
     context = getattr(error, "ctx", None)
     where = f" (see '{context.command_path} --help')" if context is not None else ""
-    _fail(f"{_plain_words(error.format_message())}{where}", error.exit_code)
-
-
-_INVALID = re.compile(r"^Invalid value for '([^']+)'[^:]*: (?:Value error, )?(.*?)\.?$", re.DOTALL)
-_NOT_ONE_OF = re.compile(r"^'(.*)' is not one of (.*)$", re.DOTALL)
-
-
-def _plain_words(message: str) -> str:
-    """click's and typer's wording made plain: ``--model: 'dmeo' is not one of if, demo
-    (did you mean demo?)`` rather than ``Invalid value for '--model': Value error, …``."""
-    invalid = _INVALID.match(message)
-    if invalid is None:
-        return message
-    option, problem = invalid.groups()
-    choice = _NOT_ONE_OF.match(problem)
-    if choice is not None:
-        import difflib
-
-        given, listed = choice.groups()
-        choices = [c.strip().strip("'") for c in listed.split(",")]
-        problem = f"{given!r} is not one of {', '.join(choices)}"
-        close = difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
-        if close:
-            problem += f" (did you mean {close[0]}?)"
-    for kind, words in _TYPE_WORDS.items():
-        if problem.startswith(f"Input should be a valid {kind}"):
-            return f"{option} must be {words}"
-    return f"{option}: {problem}"
-
-
-_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}
+    _fail(f"{plain_words(error.format_message())}{where}", error.exit_code)
 
 
 def _nothing_asked(context: Any) -> None:

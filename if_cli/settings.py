@@ -46,6 +46,10 @@ NOT_CONFIGURED_COMMANDS = ("config",)
 log = logging.getLogger("if_cli")
 
 
+LEGACY_KEYS = {"json_output": "json", "as_json": "json", "start": "from"}
+"""Names options had in earlier config files and variables, for every command's option."""
+
+
 @dataclass(frozen=True)
 class Setting:
     """The effective default of one option of one command, and where it came from."""
@@ -62,7 +66,8 @@ def setting_keys(option: click.Option) -> list[str]:
     (``json``, ``strength``, ``stage_1_strength``), then its internal name
     (``json_output``), kept so older config files still work."""
     keys = [_normal(flag[2:]) for flag in option.opts if flag.startswith("--")]
-    return list(dict.fromkeys([*keys, option.name or ""]))
+    legacy = [old for old, new in LEGACY_KEYS.items() if new in keys]
+    return list(dict.fromkeys([*keys, option.name or "", *legacy]))
 
 
 def config_path() -> Path:
@@ -213,7 +218,7 @@ def resolve(root: click.Command) -> list[Setting]:
         table_key = command.replace(" ", ".")
         for name, option in options.items():
             keys = setting_keys(option)
-            flag = max(option.opts, key=len)
+            flag = option.opts[0]
             layers = (
                 ({ENV_PREFIX + k.upper(): k for k in keys}, os.environ, None),
                 ({k: k for k in keys}, tables.get(command, {}), table_key),
@@ -290,7 +295,7 @@ def _check_toml_type(option: click.Option, value: Any, source: str) -> None:
     if not fits:
         from if_cli.schema import shown
 
-        flag = max(option.opts, key=len)
+        flag = option.opts[0]
         raise ConfigError(f"{source}: {flag} must be {wanted}, got {shown(value)}")
 
 
@@ -299,16 +304,44 @@ def _checked(option: click.Option, value: Any, source: str, context: click.Conte
     try:
         converted = option.process_value(context, value)
     except Exception as exc:  # click's BadParameter and friends
+        from if_cli.click_words import plain_problem
+
         message = getattr(exc, "message", None) or str(exc)
-        flag = max(option.opts, key=len)
-        raise ConfigError(f"{source}: bad value {value!r} for {flag}: {message}") from exc
+        flag = option.opts[0]
+        raise ConfigError(
+            f"{source}: bad value {value!r} for {flag}: {plain_problem(message)}"
+        ) from exc
     return Path(os.path.expanduser(converted)) if isinstance(converted, Path) else converted
 
 
-def default_map(root: click.Command) -> dict[str, Any]:
+SOURCES_KEY = "if_cli.setting_sources"
+"""Where ``install_defaults`` leaves each default's source in click's ``Context.meta``."""
+
+
+def install_defaults(context: click.Context) -> None:
+    """Give ``context`` the defaults of the environment and the config file, and remember
+    where each came from, so that a bad value can be reported with its source."""
+    settings = resolve(context.command)
+    context.default_map = default_map(settings)
+    context.meta[SOURCES_KEY] = {
+        (s.command, s.name): s.source for s in settings if s.source != "default"
+    }
+
+
+def source_of(context: click.Context, name: str) -> str | None:
+    """Where the value of parameter ``name`` of the running command came from, when it
+    came from an ``IF_CLI_*`` variable or the config file (else None)."""
+    source = context.get_parameter_source(name)
+    if source is None or source.name != "DEFAULT_MAP":
+        return None
+    command = " ".join(context.command_path.split()[1:])
+    return context.meta.get(SOURCES_KEY, {}).get((command, name))
+
+
+def default_map(settings: list[Setting]) -> dict[str, Any]:
     """click's ``default_map`` for the whole command tree (nested for ``models rm``)."""
     tree: dict[str, Any] = {}
-    for setting in resolve(root):
+    for setting in settings:
         if setting.source == "default":
             continue
         node = tree

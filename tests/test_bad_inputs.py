@@ -346,7 +346,7 @@ CASES: dict[str, Case] = {
         "generate", "x", "--num-images", "1.5", says="--num-images must be a whole number"
     ),
     "batch size 0": case(
-        "generate", "x", "--batch-size", "0", says="--batch-size must be at least"
+        "generate", "x", "--batch-size", "0", says="--batch-size must be from 1 to 10000"
     ),
     "chunk size 0": case(
         "generate", "x", "--chunk-size", "0", says="--chunk-size must be at least"
@@ -555,7 +555,7 @@ CASES: dict[str, Case] = {
     "config is a FIFO": configured("fifo.json", "is a FIFO (named pipe), not a regular file"),
     "config is a broken link": configured("dangling.toml", "is a broken link"),
     "config watermark text": configured("watermark-no.toml", "--watermark must be true or false"),
-    "config steps boolean": configured("steps-bool.toml", "--stage-1-steps must be a step count"),
+    "config steps boolean": configured("steps-bool.toml", "--steps must be a step count"),
     "config guidance text": configured("guidance-text.toml", 'must be a number, got "7"'),
     "config folder number": configured("out-number.toml", "--out must be a string, got 5"),
     "config device list": configured("device-list.toml", "--device must be a string, got a list"),

@@ -93,6 +93,11 @@ def test_a_prompt_file_run_again_makes_only_what_is_new_and_lists_every_image(
     assert "0 image(s) written, 2 skipped" in second.stderr
     assert "loading" not in second.stderr
 
+    link = tmp_path / "link.txt"
+    link.symlink_to(prompts)  # the same file by another name is the same run
+    planned = cli("generate", "--prompts", str(link), *DEMO_DRAFT, "-o", str(out), "--dry-run")
+    assert planned.stdout.startswith("# nothing to make: all 2 image(s) are already in")
+
     with prompts.open("a") as queue:
         queue.write("a green star\n")
     third = cli(*args)
@@ -101,6 +106,25 @@ def test_a_prompt_file_run_again_makes_only_what_is_new_and_lists_every_image(
     assert records[2]["seed"] == made[0]["seed"] + 2
     plain = cli(*args[:-1])  # without --json: the paths of every image
     assert _lines(plain.stdout) == [r["path"] for r in records]
+
+
+def test_a_run_record_that_is_not_if_clis_is_ignored_with_a_warning(
+    cli: Cli, tmp_path: Path
+) -> None:
+    prompts = _write(tmp_path / "queue.txt", "a red circle\n")
+    out = tmp_path / "out"
+    args = ["generate", "--prompts", str(prompts), *DEMO_DRAFT, "-o", str(out)]
+    assert cli(*args).returncode == 0
+    (sidecar,) = out.glob("*.json")
+    record = json.loads(sidecar.read_text())
+    record["image"]["run"] = {"key": record["image"]["run"]["key"], "seed": -5}
+    sidecar.write_text(json.dumps(record))
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert f"ignored the run record (image.run) of 1 sidecar(s) in {out}" in again.stderr
+    assert sidecar.name in again.stderr
+    # Nothing says which seed the run had: it draws a new one, and the old image stays.
+    assert "1 image(s) written, 0 skipped" in again.stderr and sidecar.exists()
 
 
 def test_the_ci_recipe_counts_every_image_on_its_second_run_too(tmp_path: Path) -> None:
@@ -173,8 +197,10 @@ def test_config_keys_and_variables_are_the_long_option_names(cli: Cli, tmp_path:
     assert settings[("img2img", "strength")]["source"] == "IF_CLI_STRENGTH"
     assert settings[("style", "strength")]["value"] == 0.5
 
-    old_name = cli("config", "show", env={"IF_CLI_JSON_OUTPUT": "1"})
+    old_name = cli("config", "show", "--json", env={"IF_CLI_AS_JSON": "1"})
     assert old_name.returncode == 0 and "matches no if-cli option" not in old_name.stderr
+    legacy = {(s["command"], s["option"]): s for s in json.loads(old_name.stdout)}
+    assert legacy[("generate", "json")]["source"] == "IF_CLI_AS_JSON"  # any command's old name
     twice = cli("config", "show", env={"IF_CLI_JSON": "1", "IF_CLI_JSON_OUTPUT": "0"})
     assert twice.returncode == 2
     assert "IF_CLI_JSON and IF_CLI_JSON_OUTPUT both set --json" in twice.stderr
@@ -264,6 +290,7 @@ def test_nothing_to_do_is_a_usage_line_and_one_error(
         (("--stage-2-noise-level", "2000"), "--stage-2-noise-level must be from 0 to 999"),
         (("--model", "dmeo"), "--model: 'dmeo' is not one of if, demo (did you mean demo?)"),
         (("--num-images", "many"), "--num-images must be a whole number"),
+        (("--batch-size", "99999999999"), "--batch-size must be from 1 to 10000"),
     ],
 )
 def test_errors_name_the_option_the_user_typed(cli: Cli, args: tuple[str, ...], says: str) -> None:
@@ -271,6 +298,21 @@ def test_errors_name_the_option_the_user_typed(cli: Cli, args: tuple[str, ...], 
     assert done.returncode == 2
     assert says in done.stderr
     assert not re.search(r"last_stage|num_images|Value error|stage_\d\.", done.stderr)
+
+
+def test_a_bad_default_names_the_variable_or_config_line_it_came_from(
+    cli: Cli, tmp_path: Path
+) -> None:
+    variable = cli("generate", "x", "--model", "demo", env={"IF_CLI_NUM_IMAGES": "0"})
+    assert variable.returncode == 2
+    assert "IF_CLI_NUM_IMAGES: --num-images must be from 1 to 10000, got 0" in variable.stderr
+    config = _write(tmp_path / "c.toml", "[generate]\nguidance_scale = nan\n")
+    filed = cli("generate", "x", "--model", "demo", env={"IF_CLI_CONFIG": str(config)})
+    assert f"config {config}:2: --guidance-scale must be a number" in filed.stderr
+    typed = cli("generate", "x", env={"IF_CLI_NUM_IMAGES": "abc"})
+    assert "IF_CLI_NUM_IMAGES: bad value 'abc' for --num-images: must be a whole number" in (
+        typed.stderr
+    )
 
 
 def test_replay_takes_the_png_and_says_what_is_wrong_in_words(

@@ -36,6 +36,8 @@ from if_cli.output.metadata import MAX_SIDECAR_BYTES
 from if_cli.untrusted import UnreadableFile, read_json
 
 RequestBuilder = Callable[[Mapping[str, Any]], GenerationRequest]
+RANDOM_SEEDS = 2**32
+"""A run without ``--seed`` draws its seed below this."""
 MAX_RUN_IMAGES = 100_000
 """Images in one run (planning them takes about 7 s); split larger batches into runs."""
 
@@ -160,7 +162,7 @@ def _random_seed(
     """
     files = sorted({item.source for item in items if item.source != ARGUMENT})
     if files:
-        named = [f if f == "-" else os.path.abspath(f) for f in files]
+        named = [f if f == "-" else os.path.realpath(f) for f in files]
         identity = "prompts:" + "\n".join(named)
     else:
         identity = "\n".join(
@@ -182,7 +184,7 @@ def _random_seed(
         return RandomSeed(key, seed, resumed=True)
     # Processes of one `accelerate launch` run share the main process's draw.
     share = current_share(str(options.get("device", "cpu")))
-    return RandomSeed(key, share.agree(secrets.randbelow(2**32)))
+    return RandomSeed(key, share.agree(secrets.randbelow(RANDOM_SEEDS)))
 
 
 def scan_folder(out: Path, quiet: bool = False) -> FolderRecord:
@@ -196,6 +198,7 @@ def scan_folder(out: Path, quiet: bool = False) -> FolderRecord:
     """
     record = FolderRecord()
     unreadable: list[UnreadableFile] = []
+    odd_runs: list[str] = []
     for sidecar in sorted(out.glob("*.json")) if out.is_dir() else ():
         try:
             data = read_json(sidecar, MAX_SIDECAR_BYTES)
@@ -218,14 +221,24 @@ def scan_folder(out: Path, quiet: bool = False) -> FolderRecord:
             _whole(image.get("height")),
         )
         run = image.get("run")
-        if (
-            isinstance(run, dict)
-            and isinstance(run.get("key"), str)
-            and _whole(run.get("seed")) is not None
-        ):
+        if run is None:
+            pass
+        elif not _is_run_record(run):
+            odd_runs.append(sidecar.name)
+        else:
             made, newest = record.runs.get((run["key"], run["seed"]), (0, ""))
             created = data.get("created") if isinstance(data.get("created"), str) else ""
             record.runs[(run["key"], run["seed"])] = (made + 1, max(newest, created))
+    if odd_runs and not quiet:
+        log.warning(
+            "ignored the run record (image.run) of %d sidecar(s) in %s, which is not a key "
+            "and a seed from 0 to %d: %s%s; their images still count as made",
+            len(odd_runs),
+            out,
+            RANDOM_SEEDS - 1,
+            ", ".join(odd_runs[:3]),
+            ", …" if len(odd_runs) > 3 else "",
+        )
     if unreadable and not quiet:
         shown = "; ".join(str(problem) for problem in unreadable[:3])
         log.warning(
@@ -236,6 +249,14 @@ def scan_folder(out: Path, quiet: bool = False) -> FolderRecord:
             "; …" if len(unreadable) > 3 else "",
         )
     return record
+
+
+def _is_run_record(run: object) -> bool:
+    """Whether a sidecar's ``image.run`` is what if-cli writes: a key and a drawn seed."""
+    if not isinstance(run, dict) or not isinstance(run.get("key"), str):
+        return False
+    seed = _whole(run.get("seed"))
+    return seed is not None and 0 <= seed < RANDOM_SEEDS
 
 
 def _whole(value: object) -> int | None:

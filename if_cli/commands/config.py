@@ -56,7 +56,8 @@ def show(
     for setting in settings:
         if setting.command != current:
             current = setting.command
-            print(f"\n[{current.replace(' ', '.')}]")
+            blank = "\n" if current != settings[0].command else ""
+            print(f"{blank}[{current.replace(' ', '.')}]")
         if setting.value is None:
             print(f"# {setting.key} = (not set)  # {setting.source}")
         else:

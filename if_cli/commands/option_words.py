@@ -15,12 +15,16 @@ from if_cli.errors import BadFieldError, InvalidRequestError
 _PARAMETERS = {"last_stage": "stages", "placement.max_memory": "max_gpu_memory"}
 
 
+def _current_context() -> Any | None:
+    from typer._click.globals import get_current_context  # typer's own click
+
+    return get_current_context(silent=True)
+
+
 def _parameter_for(field: str) -> Any | None:
     """The option of the running command that sets ``field`` (``stage_2.steps`` →
     ``--stage-2-steps``), if any."""
-    from typer._click.globals import get_current_context  # typer's own click
-
-    context = get_current_context(silent=True)
+    context = _current_context()
     if context is None:
         return None
     name = _PARAMETERS.get(field, field.removeprefix("placement.").replace(".", "_"))
@@ -42,5 +46,10 @@ def in_option_words(
     parameter = _parameter_for(error.field)
     if parameter is None:
         return error
-    said = f'"{parameter.name}"' if parameter.name in line_keys else parameter.opts[0]
-    return InvalidRequestError(f"{said} {error.problem}", error.hint)
+    if parameter.name in line_keys:
+        return InvalidRequestError(f'"{parameter.name}" {error.problem}', error.hint)
+    from if_cli.settings import source_of
+
+    source = source_of(_current_context(), parameter.name)  # an IF_CLI_* or config value
+    where = f"{source}: " if source else ""
+    return InvalidRequestError(f"{where}{parameter.opts[0]} {error.problem}", error.hint)

@@ -188,6 +188,9 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
                 if job.fingerprint in done:
                     _report_skipped(job, done[job.fingerprint], options.json_output)
     chunks = make_chunks(todo, options.chunk_size)
+    if options.dry_run and not chunks:
+        seed = f" (seed {run.seed}, from the earlier run)" if run else ""
+        emit(f"# nothing to make: all {len(mine)} image(s) are already in {options.out}{seed}")
 
     from if_cli.engine.cascade import Engine
     from if_cli.engine.embedding_cache import EmbeddingCache

@@ -212,7 +212,7 @@ class GenerationRequest:
         """Raise InvalidRequestError for the first bad value; cheap, loads nothing."""
         _validate_prompts(self.prompts, self.negative_prompt, self.flow in FLOWS_WITHOUT_PROMPT)
         _check_int("num_images", self.num_images, minimum=1, maximum=MAX_NUM_IMAGES)
-        _check_int("batch_size", self.batch_size, minimum=1)
+        _check_int("batch_size", self.batch_size, minimum=1, maximum=MAX_NUM_IMAGES)
         _check_int("last_stage", self.last_stage, minimum=1, maximum=3)
         _validate_flow(self)
         if self.seed is not None:
