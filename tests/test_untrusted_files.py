@@ -170,6 +170,7 @@ def _pause_then(
 ) -> tuple[int, str, str]:
     """Run until ``point``, do ``meanwhile``, let it finish; code, stdout, stderr."""
     release = tmp_path / "go"
+    release.unlink(missing_ok=True)  # a file left by an earlier call would not pause at all
     environment = _environment(
         hf_home,
         tmp_path / "home",
