@@ -85,56 +85,49 @@ def _report_written(
     so_far: GenerationResult,
     as_json: bool,
 ) -> None:
-    if not as_json:
-        for path in (*written.intermediates, written.image):
-            emit(str(path))
-        return
-    _emit_record(
-        job,
-        {
-            "path": str(written.image),
-            "sidecar": None if written.sidecar is None else str(written.sidecar),
-            "intermediates": [str(p) for p in written.intermediates],
-            "skipped": False,
-            "width": image.image.width,
-            "height": image.image.height,
-            "stages": so_far.request.last_stage,
-            "timings_s": {k: round(t.load_s + t.run_s, 4) for k, t in image.timings.items()},
-        },
-    )
+    timings = {k: round(t.load_s + t.run_s, 4) for k, t in image.timings.items()}
+    size = (image.image.width, image.image.height)
+    files = (written.image, written.sidecar, written.intermediates)
+    _report(job, files, False, size, so_far.request.last_stage, timings, as_json)
 
 
 def _report_skipped(job: ImageJob, found: FinishedImage, as_json: bool) -> None:
     """An image the folder already had is reported as a made one is, marked skipped."""
+    files = (found.path, found.sidecar, found.intermediates)
+    size = (found.width, found.height)
+    _report(job, files, True, size, job.request.last_stage, {}, as_json)
+
+
+def _report(
+    job: ImageJob,
+    files: tuple[Path, Path | None, tuple[Path, ...]],
+    skipped: bool,
+    size: tuple[int | None, int | None],
+    stages: int,
+    timings: dict[str, float],
+    as_json: bool,
+) -> None:
+    """One image on stdout: its paths (intermediates first), or with ``--json`` one line
+    with its files, who it is (prompt, seed, place in the run), size and timings."""
+    image, sidecar, intermediates = files
     if not as_json:
-        for path in (*found.intermediates, found.path):
+        for path in (*intermediates, image):
             emit(str(path))
         return
-    _emit_record(
-        job,
-        {
-            "path": str(found.path),
-            "sidecar": str(found.sidecar),
-            "intermediates": [str(p) for p in found.intermediates],
-            "skipped": True,
-            "width": found.width,
-            "height": found.height,
-            "stages": job.request.last_stage,
-            "timings_s": {},
-        },
-    )
-
-
-def _emit_record(job: ImageJob, files: dict[str, Any]) -> None:
-    """One image's JSON line: its files, then who it is (prompt, seed, place in the run)."""
     record = {
-        **{k: files[k] for k in ("path", "sidecar", "intermediates", "skipped")},
+        "path": str(image),
+        "sidecar": None if sidecar is None else str(sidecar),
+        "intermediates": [str(p) for p in intermediates],
+        "skipped": skipped,
         "prompt": job.prompt,
         "seed": job.seed,
         "index": job.index,
         "name": job.name,
         "origin": job.origin,
-        **{k: files[k] for k in ("width", "height", "stages", "timings_s")},
+        "width": size[0],
+        "height": size[1],
+        "stages": stages,
+        "timings_s": timings,
     }
     text = json.dumps(record, ensure_ascii=False)
     if _UNDECODED.search(text):  # a path whose bytes are not UTF-8: JSON must be Unicode
@@ -189,7 +182,7 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
                     _report_skipped(job, done[job.fingerprint], options.json_output)
     chunks = make_chunks(todo, options.chunk_size)
     if options.dry_run and not chunks:
-        seed = f" (seed {run.seed}, from the earlier run)" if run else ""
+        seed = f" (seed {run.seed}, from the earlier run)" if run and run.resumed else ""
         emit(f"# nothing to make: all {len(mine)} image(s) are already in {options.out}{seed}")
 
     from if_cli.engine.cascade import Engine
