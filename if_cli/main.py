@@ -28,6 +28,7 @@ from if_cli.commands.inpaint import inpaint
 from if_cli.commands.models import models_app
 from if_cli.commands.replay import replay
 from if_cli.commands.style import style
+from if_cli.commands.tokens import tokens
 from if_cli.commands.upscale import upscale
 from if_cli.errors import IFCliError, interruption
 from if_cli.help_format import GroupedTyper
@@ -126,6 +127,7 @@ app.command(no_args_is_help=True)(upscale)
 app.command()(download)
 app.command()(replay)
 app.command()(doctor)
+app.command()(tokens)
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
 app.command()(completion)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from if_cli.engine.cascade import PreparedRequest
 from if_cli.engine.catalog import short_name
 from if_cli.engine.memory import Plan, StageFootprint
-from if_cli.engine.request import GenerationRequest
+from if_cli.engine.request import T5_MAX_TOKENS, GenerationRequest
+from if_cli.engine.tokens import shorten
 from if_cli.units import human_bytes
 
 _RESIDENCY = {
@@ -33,6 +34,29 @@ def _resident(plan: Plan, position: int) -> str:
     return _RESIDENCY[plan.offload]
 
 
+def _size_line(prepared: PreparedRequest) -> str:
+    """Each stage's size: ``sizes: 112×64 → 448×256 → 1792×1024``."""
+    request = prepared.request
+    first = prepared.sizes.get(request.first_stage - 1)  # the picture an upscale starts at
+    shown = [f"{s.width}×{s.height}" for n, s in prepared.sizes.items() if n in request.stages()]
+    start = f"input at {first.width}×{first.height} → " if first else ""
+    return f"sizes: {start}{' → '.join(shown)} px"
+
+
+def _token_lines(prepared: PreparedRequest) -> list[str]:
+    """How much of its prompts T5 reads: the longest prompt's count, and what is cut."""
+    counts = [count for count in prepared.tokens if count.prompt.strip()]
+    if not counts:
+        return []
+    longest = max(counts, key=lambda count: count.tokens)
+    which = " (the longest text)" if len(counts) > 1 else ""
+    lines = [f"T5 tokens: {longest.tokens} of {T5_MAX_TOKENS}{which}"]
+    for count in counts:
+        if count.over:
+            lines.append(f'  cut from "{shorten(count.prompt, 40)}": "{shorten(count.cut, 60)}"')
+    return lines
+
+
 def _input_lines(request: GenerationRequest) -> list[str]:
     """What the input picture is and what was done to it, for image flows."""
     init = request.init
@@ -40,7 +64,8 @@ def _input_lines(request: GenerationRequest) -> list[str]:
         return []
     width, height = init.original_size
     done = "; ".join(init.notes) or "used as it is"
-    lines = [f"input: {init.source} ({width}×{height} px; {done}) → {init.image.width} px square"]
+    fitted = f"{init.image.width}×{init.image.height}"
+    lines = [f"input: {init.source} ({width}×{height} px; {done}) → {fitted} px, fit {init.fit}"]
     if init.mask is not None:
         lines.append(f"mask: {init.mask_source}")
     return lines
@@ -63,6 +88,8 @@ def format_plan(prepared: PreparedRequest, random_seed: bool = False) -> str:
         f"device: {plan.device}   dtype: {plan.dtype}   offload: {plan.offload} ({plan.reason})",
         f"images: {len(seeds)} (seeds {seed_text}), batch size {request.batch_size}, "
         f"{request.flow}, stages {request.first_stage}–{request.last_stage}",
+        _size_line(prepared),
+        *_token_lines(prepared),
         *_input_lines(request),
     ]
     models = [_model(stage, prepared.missing) for stage in plan.stages]

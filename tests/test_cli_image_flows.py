@@ -45,11 +45,13 @@ def test_img2img_makes_a_1024_image_whose_sidecar_records_the_input(
     )
     assert done.returncode == 0, done.stderr
     (png,) = done.stdout.split()
-    assert _size(png) == (1024, 1024)
+    assert _size(png) == (1408, 1024)  # 4:3 kept: 88×64 at stage I, then ×4, ×4
     side = _sidecar(png)
     init = side["request"]["init"]
     assert side["request"]["flow"] == "img2img" and init["source"] == str(photo)
-    assert init["original_size"] == [160, 120] and init["fit"] == "crop" and init["size"] == 120
+    assert init["original_size"] == [160, 120] and init["fit"] == "keep"
+    assert init["size"] == [160, 120]
+    assert side["image"]["stage_sizes"]["stage_1"] == [88, 64]
     assert side["request"]["stage_1"]["strength"] == 0.7
     assert side["request"]["stage_2"]["strength"] == 0.8
     from PIL import Image
@@ -77,7 +79,9 @@ def test_img2img_without_a_prompt_makes_variations_named_after_the_input(
     assert _sidecar(first)["image"]["prompt"] == ""
 
 
-def test_inpaint_takes_a_mask_of_another_size_and_repaints_at_256(cli: Cli, tmp_path: Path) -> None:
+def test_inpaint_takes_a_mask_of_another_size_and_repaints_at_256_keeping_the_aspect(
+    cli: Cli, tmp_path: Path
+) -> None:
     photo = write_picture(tmp_path / "room.png", (128, 96))
     mask = write_mask(tmp_path / "mask.png", (64, 48))
     done = cli(
@@ -86,7 +90,7 @@ def test_inpaint_takes_a_mask_of_another_size_and_repaints_at_256(cli: Cli, tmp_
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (png,) = done.stdout.split()
-    assert _size(png) == (256, 256)
+    assert _size(png) == (352, 256)  # the room's 4:3, kept
     init = _sidecar(png)["request"]["init"]
     assert init["mask"] == str(mask) and _sidecar(png)["request"]["flow"] == "inpaint"
 
@@ -173,7 +177,7 @@ def test_a_picture_on_stdin_is_upscaled(cli: Cli, tmp_path: Path) -> None:
 def _kinds(folder: Path) -> dict[str, tuple[Path, str]]:
     """Input kind → (file, what the dry run's input line must say)."""
     return {
-        "png": (write_picture(folder / "a.png", (80, 60)), "80×60 px; crop to a square"),
+        "png": (write_picture(folder / "a.png", (80, 60)), "80×60 px, fit keep"),
         "jpeg": (write_picture(folder / "a.jpg", (60, 60)), "60×60 px; used as it is"),
         "webp": (write_picture(folder / "a.webp", (60, 60)), "60×60 px"),
         "bmp": (write_picture(folder / "a.bmp", (60, 60)), "60×60 px"),

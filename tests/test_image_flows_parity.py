@@ -4,7 +4,9 @@ The references call IFImg2ImgPipeline, IFImg2ImgSuperResolutionPipeline,
 IFInpaintingPipeline, IFInpaintingSuperResolutionPipeline, IFSuperResolutionPipeline
 and StableDiffusionUpscalePipeline directly, loaded from the tiny repos as the IF.md
 recipe loads its pipelines (CPU, fp32, fp16 files, ``safety_checker=None``), and hand
-them the picture if-cli read and fitted.
+them the picture if-cli read and fitted, at the size of each stage. The pictures are not
+square (4:3 and 3:4): the stages keep their aspect, and each stage is exactly four
+times the one before (IF's own resize would give stage II a different long side).
 """
 
 from __future__ import annotations
@@ -33,11 +35,23 @@ def picture(tmp_path_factory: pytest.TempPathFactory) -> ImageInput:
     return load_input(str(write_picture(folder / "photo.png", (120, 90))))
 
 
+# 120×90 kept: stage I 88×64 (IF's rule, as diffusers' resize), then ×4 and ×16.
+WIDE = {1: (88, 64), 2: (352, 256), 3: (1408, 1024)}
+TALL = {1: (64, 88), 2: (256, 352)}
+
+
 @pytest.fixture(scope="module")
 def masked(tmp_path_factory: pytest.TempPathFactory) -> ImageInput:
     folder = tmp_path_factory.mktemp("masked")
-    image = write_picture(folder / "photo.jpg", (100, 100))
-    return load_input(str(image), mask=str(write_mask(folder / "mask.png", (50, 50))))
+    image = write_picture(folder / "photo.jpg", (90, 120))
+    return load_input(str(image), mask=str(write_mask(folder / "mask.png", (45, 60))))
+
+
+def _at(picture: Any, size: tuple[int, int]) -> Any:
+    """``picture`` at ``size``, resized as the IF pipelines resize (bicubic, no gap)."""
+    from PIL import Image
+
+    return picture.resize(size, Image.Resampling.BICUBIC, reducing_gap=None)
 
 
 def _load(cls: Any, repo: Path, **components: Any) -> Any:
@@ -63,7 +77,8 @@ def _pixels(images: Any, watermarker: Any = None) -> np.ndarray:
     array = (images / 2 + 0.5).clamp(0, 1).cpu().permute(0, 2, 3, 1).float().numpy()
     pils = DiffusionPipeline.numpy_to_pil(array)
     if watermarker is not None:
-        pils = watermarker.apply_watermark(pils, pils[0].width)
+        # The pipeline passes its UNet's size: the short side of what it makes.
+        pils = watermarker.apply_watermark(pils, min(pils[0].size))
     return np.asarray(pils[0])
 
 
@@ -148,14 +163,15 @@ def test_img2img_equals_img2img_then_img2img_sr_then_x4(
         generator=g, output_type="pt", **embeds,
     ).images  # fmt: skip
     middle = stage_2(
-        image=low, original_image=picture.image, strength=0.8, num_inference_steps=STEPS[1],
-        generator=g, output_type="pt", **embeds,
+        image=low, original_image=_at(picture.image, WIDE[2]), strength=0.8,
+        num_inference_steps=STEPS[1], generator=g, output_type="pt", **embeds,
     ).images  # fmt: skip
     final = stage_3(
         prompt=PROMPT, image=middle, noise_level=100, generator=g, num_inference_steps=STEPS[2]
     ).images[0]
 
     made = _run(_request(tiny_repos, "img2img", picture, last=3, watermark=True))
+    assert made.intermediates[1].size == WIDE[1] and made.image.size == WIDE[3]
     mark = stage_1.watermarker  # --keep-intermediates stamps them as the pipelines' pil output
     np.testing.assert_array_equal(np.asarray(made.intermediates[1]), _pixels(low, mark))
     np.testing.assert_array_equal(np.asarray(made.intermediates[2]), _pixels(middle, mark))
@@ -178,24 +194,28 @@ def test_inpainting_equals_inpainting_then_inpainting_sr(
         generator=g, output_type="pt", **embeds,
     ).images  # fmt: skip
     middle = stage_2(
-        image=low, original_image=masked.image, mask_image=masked.mask,
+        image=low, original_image=_at(masked.image, TALL[2]), mask_image=_at(masked.mask, TALL[2]),
         num_inference_steps=STEPS[1], generator=g, output_type="pt", **embeds,
     ).images  # fmt: skip
 
     made = _run(_request(tiny_repos, "inpaint", masked, last=2))
+    assert made.intermediates[1].size == TALL[1] and made.image.size == TALL[2]
     np.testing.assert_array_equal(np.asarray(made.intermediates[1]), _pixels(low))
     np.testing.assert_array_equal(np.asarray(made.image), _pixels(middle))
 
 
 def _stage_2_alone(repos: dict[str, Path], cls: Any, prompt: str, **pictures: Any) -> Any:
-    """A stage-II pipeline run on its own, as the first stage, on IF's 64 px resize."""
+    """A stage-II pipeline run on its own, as the first stage, on the picture at stage
+    I's size."""
     import torch
-    from diffusers.pipelines.deepfloyd_if.pipeline_if_img2img import resize
 
     stage_2 = _load(cls, repos["stage_2"], text_encoder=None)
     prompt_embeds, negative_embeds = _embeds(repos, prompt)
+    size = pictures.pop("size", None)
+    if size is not None:
+        pictures.update(width=size[0], height=size[1])
     return stage_2(
-        image=resize(pictures.pop("source"), 64), num_inference_steps=STEPS[1],
+        image=_at(pictures.pop("source"), WIDE[1]), num_inference_steps=STEPS[1],
         prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_embeds,
         generator=torch.manual_seed(SEED), output_type="pt", **pictures,
     ).images  # fmt: skip
@@ -209,7 +229,7 @@ def test_style_equals_img2img_sr_on_the_picture_itself(
     style = "in the style of a woodcut"
     expected = _stage_2_alone(
         tiny_repos, IFImg2ImgSuperResolutionPipeline, style,
-        source=picture.image, original_image=picture.image, strength=0.8,
+        source=picture.image, original_image=_at(picture.image, WIDE[2]), strength=0.8,
     )  # fmt: skip
     made = _run(_request(tiny_repos, "style", picture, last=2, first=2, prompt=style))
     np.testing.assert_array_equal(np.asarray(made.image), _pixels(expected))
@@ -220,19 +240,21 @@ def test_upscale_from_64_equals_sr_and_from_256_equals_x4(
 ) -> None:
     import torch
     from diffusers import IFSuperResolutionPipeline, StableDiffusionUpscalePipeline
-    from diffusers.pipelines.deepfloyd_if.pipeline_if_img2img import resize
 
-    expected_256 = _stage_2_alone(tiny_repos, IFSuperResolutionPipeline, "", source=picture.image)
+    expected_256 = _stage_2_alone(
+        tiny_repos, IFSuperResolutionPipeline, "", source=picture.image, size=WIDE[2]
+    )
     made = _run(_request(tiny_repos, "upscale", picture, last=2, first=2, prompt=""))
+    assert made.image.size == WIDE[2]
     np.testing.assert_array_equal(np.asarray(made.image), _pixels(expected_256))
 
     stage_3 = _load(StableDiffusionUpscalePipeline, tiny_repos["stage_3"])
     expected_1024 = stage_3(
-        prompt=PROMPT, image=resize(picture.image, 256), noise_level=100,
+        prompt=PROMPT, image=_at(picture.image, WIDE[2]), noise_level=100,
         num_inference_steps=STEPS[2], generator=torch.manual_seed(SEED),
     ).images[0]  # fmt: skip
     made = _run(_request(tiny_repos, "upscale", picture, last=3, first=3))
-    assert made.image.size == (1024, 1024)
+    assert made.image.size == WIDE[3]
     np.testing.assert_array_equal(np.asarray(made.image), np.asarray(expected_1024))
 
 

@@ -70,7 +70,7 @@ def test_the_exif_orientation_of_a_photo_is_applied(tmp_path: Path) -> None:
     assert "EXIF orientation 6 applied" in init.notes
 
 
-def test_each_fit_makes_a_square_and_is_recorded(tmp_path: Path) -> None:
+def test_each_fit_without_an_aspect_makes_a_square_and_is_recorded(tmp_path: Path) -> None:
     path = str(write_picture(tmp_path / "wide.png", (120, 60)))
     crop, pad, stretch = (load_input(path, fit) for fit in ("crop", "pad", "stretch"))
     assert crop.image.size == (60, 60)
@@ -88,7 +88,7 @@ def test_a_mask_of_another_size_but_the_same_shape_is_resized_and_binarised(
 ) -> None:
     image = write_picture(tmp_path / "photo.png", (200, 100))
     init = load_input(str(image), mask=str(write_mask(tmp_path / "mask.png", (50, 25))))
-    assert init.mask is not None and init.mask.size == init.image.size == (100, 100)
+    assert init.mask is not None and init.mask.size == init.image.size == (200, 100)
     assert set(np.unique(np.asarray(init.mask))) == {0, 255}
 
 

@@ -9,19 +9,25 @@ under transformers 5).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from if_cli.engine import Engine, GenerationRequest, Placement, StageOptions
+from if_cli.engine.sizes import Size
 
 PROMPT = "a photo of a corgi wearing a top hat, with the sign 'IF'"
 STEPS = (3, 3, 2)
 
 
-def _recipe(repos: dict[str, Path], seed: int, last_stage: int) -> dict[int, object]:
-    """IF.md's reference recipe, verbatim but for the two CPU changes above."""
+def _recipe(
+    repos: dict[str, Path], seed: int, last_stage: int, first_size: tuple[int, int] | None = None
+) -> dict[int, object]:
+    """IF.md's reference recipe, verbatim but for the two CPU changes above; with
+    ``first_size`` (width, height), stages I and II are asked for that size and four times
+    it, as diffusers' ``height`` and ``width`` arguments allow."""
     import torch
     from diffusers import DiffusionPipeline
 
@@ -37,19 +43,27 @@ def _recipe(repos: dict[str, Path], seed: int, last_stage: int) -> dict[int, obj
         "safety_checker": None,
         "watermarker": stage_1.watermarker,
     }
-    stage_3 = DiffusionPipeline.from_pretrained(repos["stage_3"], **safety, dtype=fp32)
-    for pipe in (stage_1, stage_2, stage_3):
+    pipes = [stage_1, stage_2]
+    if last_stage == 3:  # loaded only where it runs, to keep the test short
+        stage_3 = DiffusionPipeline.from_pretrained(repos["stage_3"], **safety, dtype=fp32)
+        pipes.append(stage_3)
+    for pipe in pipes:
         pipe.set_progress_bar_config(disable=True)
     prompt_embeds, negative_embeds = stage_1.encode_prompt(PROMPT)
     g = torch.manual_seed(seed)
     out: dict[int, object] = {}
     kind = "pil" if last_stage == 1 else "pt"
+    sizes: list[dict[str, int]] = [{}, {}]
+    if first_size is not None:
+        width, height = first_size
+        sizes = [{"width": width, "height": height}, {"width": 4 * width, "height": 4 * height}]
     img = stage_1(
         prompt_embeds=prompt_embeds,
         negative_prompt_embeds=negative_embeds,
         generator=g,
         output_type=kind,
         num_inference_steps=STEPS[0],
+        **sizes[0],
     ).images
     out[1] = img
     if last_stage == 1:
@@ -61,8 +75,11 @@ def _recipe(repos: dict[str, Path], seed: int, last_stage: int) -> dict[int, obj
         generator=g,
         output_type="pt",
         num_inference_steps=STEPS[1],
+        **sizes[1],
     ).images
     out[2] = img
+    if last_stage == 2:
+        return out
     out[3] = stage_3(
         prompt=PROMPT, image=img, noise_level=100, generator=g, num_inference_steps=STEPS[2]
     ).images
@@ -112,6 +129,22 @@ def test_full_cascade_equals_the_reference_recipe_at_64_256_and_1024(
     with Engine() as engine:
         marked = engine.generate(_engine_request(tiny_repos, seed=0, last_stage=3)).images[0]
     np.testing.assert_array_equal(np.asarray(marked.image), np.asarray(expected[3][0]))  # type: ignore[index]
+
+
+def test_a_portrait_size_is_made_at_every_stage_as_the_recipe_makes_it(
+    tiny_repos: dict[str, Path],
+) -> None:
+    expected = _recipe(tiny_repos, seed=2, last_stage=2, first_size=(64, 96))
+    request = _engine_request(
+        tiny_repos, seed=2, last_stage=2, keep_intermediates=True, watermark=False
+    )
+    with Engine() as engine:
+        result = engine.generate(dataclasses.replace(request, size="256x384"))
+    (image,) = result.images
+    assert result.sizes == {1: Size(64, 96), 2: Size(256, 384), 3: Size(1024, 1536)}
+    assert image.intermediates[1].size == (64, 96)
+    np.testing.assert_array_equal(np.asarray(image.intermediates[1]), _pt_to_pixels(expected[1]))
+    np.testing.assert_array_equal(np.asarray(image.image), _pt_to_pixels(expected[2]))
 
 
 def test_stage_one_alone_equals_the_recipe_including_its_watermark(

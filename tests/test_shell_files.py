@@ -104,6 +104,7 @@ def test_completion_offers_commands_options_and_choices() -> None:
         "download",
         "replay",
         "doctor",
+        "tokens",
         "completion",
         "models",
         "config",
@@ -125,7 +126,7 @@ def test_completion_offers_commands_options_and_choices() -> None:
         "smart185",
     ]
     assert _complete("if-cli generate x --stage-2-model II") == ["II-L", "II-M"]
-    assert _complete("if-cli img2img a.png x --fit ") == ["crop", "pad", "stretch"]
+    assert _complete("if-cli img2img a.png x --fit ") == ["keep", "crop", "pad", "stretch"]
     assert _complete("if-cli upscale a.png --stage-2-steps sm")[0] == "smart27"
     assert _complete("if-cli download ") == ["I-XL", "I-L", "I-M", "II-L", "II-M", "x4"]
     assert _complete("if-cli models rm x") == ["x4"]

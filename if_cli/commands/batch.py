@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from if_cli.commands.early_warnings import warn_early
 from if_cli.commands.option_words import in_option_words
 from if_cli.commands.processes import current_share
 from if_cli.commands.prompt_file import ARGUMENT, PromptItem
+from if_cli.engine.picture_sizes import plan_sizes
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import InvalidRequestError
 from if_cli.output.metadata import MAX_SIDECAR_BYTES
@@ -113,6 +115,8 @@ def plan_jobs(
         try:
             single = build({**merged, "prompt": item.prompt, "seed": seed})
             single.validate()
+            if single.aspect or single.size or single.init:  # sizes the models cannot make
+                plan_sizes(single)
         except InvalidRequestError as error:
             worded = in_option_words(error, item.overrides)
             if item.source == ARGUMENT:
@@ -120,6 +124,7 @@ def plan_jobs(
             raise InvalidRequestError(f"{item.where}: {worded.message}", worded.hint) from error
         requests.append((item, own, seed, single))
         offset += single.num_images
+    warn_early([(item, single) for item, _, _, single in requests])
     if offset > MAX_RUN_IMAGES:
         raise InvalidRequestError(
             f"the run asks for {offset:,} images; one run makes at most {MAX_RUN_IMAGES:,}",

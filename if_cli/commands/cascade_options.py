@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -104,6 +105,10 @@ def output_parameters() -> list[inspect.Parameter]:
     ]
 
 
+def shape_parameters() -> list[inspect.Parameter]:
+    return [_param("aspect", opt.Aspect, None), _param("size", opt.PictureSize, None)]
+
+
 def run_parameters() -> list[inspect.Parameter]:
     return [_param("dry_run", opt.DryRun, False), _param("quiet", opt.Quiet, False)]
 
@@ -114,6 +119,7 @@ def cascade_parameters(
     """Every shared option of a command that runs ``stages`` of ``flow``."""
     return [
         *prompt_parameters(),
+        *shape_parameters(),
         *stage_parameters(flow, stages, last_stage),
         *model_parameters(),
         *placement_parameters(),
@@ -137,11 +143,7 @@ def with_options(*groups: list[inspect.Parameter]) -> Callable[[Command], Comman
 
         @functools.wraps(function)
         def command(click_context: typer.Context, **values: Any) -> Any:
-            def user_set(name: str) -> bool:
-                source = click_context.get_parameter_source(name)
-                return source is not None and source.name != "DEFAULT"
-
-            return function(**preset_filled(values, user_set))
+            return function(**preset_filled(values, set_by_user(click_context)))
 
         context = _param("click_context", typer.Context, None)
         command.__signature__ = inspect.Signature([context, *params])  # type: ignore[attr-defined]
@@ -149,6 +151,17 @@ def with_options(*groups: list[inspect.Parameter]) -> Callable[[Command], Comman
         return command  # type: ignore[return-value]
 
     return decorate
+
+
+def set_by_user(context: typer.Context) -> Callable[[str], bool]:
+    """Whether the user set an option: on the command line, in an ``IF_CLI_*`` variable
+    or in the config file (anything but its default)."""
+
+    def user_set(name: str) -> bool:
+        source = context.get_parameter_source(name)
+        return source is not None and source.name != "DEFAULT"
+
+    return user_set
 
 
 def preset_filled(values: dict[str, Any], user_set: Callable[[str], bool]) -> dict[str, Any]:
@@ -209,4 +222,26 @@ def request_from_options(
         flow=flow,
         first_stage=first_stage,
         init=init,
+        aspect=_text(o.get("aspect")),
+        size=_text(o.get("size")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def requested_ratio(o: Mapping[str, Any]) -> Fraction | None:
+    """The aspect ``--aspect`` or ``--size`` asks for, which a picture is fitted to."""
+    from if_cli.commands.option_words import in_option_words
+    from if_cli.engine.sizes import parse_aspect, parse_size
+    from if_cli.errors import InvalidRequestError
+
+    try:
+        if o.get("size") is not None:
+            return parse_size(str(o["size"])).ratio
+        if o.get("aspect") is not None:
+            return parse_aspect(str(o["aspect"]))
+    except InvalidRequestError as error:
+        raise in_option_words(error) from error
+    return None

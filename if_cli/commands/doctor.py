@@ -36,12 +36,8 @@ def doctor(
     Takes the same model and placement options as generate (and their config defaults):
     `if-cli doctor --model demo` checks what the demo needs, and nothing it does not.
     """
-    from if_cli.commands.cascade_options import preset_filled
+    from if_cli.commands.cascade_options import preset_filled, set_by_user
     from if_cli.engine.diagnostics import Setup, run_all
-
-    def user_set(name: str) -> bool:
-        source = context.get_parameter_source(name)
-        return source is not None and source.name != "DEFAULT"
 
     chosen = preset_filled(
         {
@@ -51,7 +47,7 @@ def doctor(
             "stage_2_model": stage_2_model,
             "stage_3_model": stage_3_model,
         },
-        user_set,
+        set_by_user(context),
     )
     setup = Setup(
         models=(chosen["stage_1_model"], chosen["stage_2_model"], chosen["stage_3_model"]),

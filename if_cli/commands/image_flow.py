@@ -26,6 +26,16 @@ ImageArgument = Annotated[
 ]
 
 
+def load_picture(
+    image: str, fit: str, options: Mapping[str, Any], mask: str | None = None
+) -> ImageInput:
+    """IMAGE (and MASK) read and fitted to the aspect ``--aspect``/``--size`` ask for."""
+    from if_cli.commands.cascade_options import requested_ratio
+    from if_cli.engine.image_input import load_input
+
+    return load_input(image, fit, mask=mask, ratio=requested_ratio(options))
+
+
 def run_image_flow(
     flow: Flow,
     init: ImageInput,

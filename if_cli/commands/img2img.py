@@ -8,7 +8,7 @@ import typer
 
 from if_cli.commands import options as opt
 from if_cli.commands.cascade_options import cascade_parameters, run_parameters, with_options
-from if_cli.commands.image_flow import ImageArgument, run_image_flow
+from if_cli.commands.image_flow import ImageArgument, load_picture, run_image_flow
 
 
 @with_options(cascade_parameters("img2img", (1, 2, 3)), run_parameters())
@@ -21,7 +21,7 @@ def img2img(
             metavar="PROMPT",
         ),
     ] = "",
-    fit: opt.Fit = "crop",
+    fit: opt.Fit = "keep",
     **options: Any,
 ) -> None:
     """Repaint a picture after a prompt, or make variations of it (64 → 256 → 1024 px).
@@ -33,6 +33,5 @@ def img2img(
     Without a PROMPT it makes variations of IMAGE. Writes and prints images as
     `generate` does; the sidecar records the input, its fit and its checksum.
     """
-    from if_cli.engine.image_input import load_input
 
-    run_image_flow("img2img", load_input(image, fit), prompt, options)
+    run_image_flow("img2img", load_picture(image, fit, options), prompt, options)

@@ -8,7 +8,7 @@ import typer
 
 from if_cli.commands import options as opt
 from if_cli.commands.cascade_options import cascade_parameters, run_parameters, with_options
-from if_cli.commands.image_flow import ImageArgument, run_image_flow
+from if_cli.commands.image_flow import ImageArgument, load_picture, run_image_flow
 
 
 @with_options(cascade_parameters("inpaint", (1, 2, 3)), run_parameters())
@@ -27,7 +27,7 @@ def inpaint(
         str,
         typer.Argument(help="What the repainted part should show.", metavar="PROMPT"),
     ],
-    fit: opt.Fit = "crop",
+    fit: opt.Fit = "keep",
     **options: Any,
 ) -> None:
     """Repaint the white part of a mask after a prompt (64 → 256 → 1024 px).
@@ -36,6 +36,5 @@ def inpaint(
     (IFInpaintingPipeline), again at 256 px (IFInpaintingSuperResolutionPipeline), then
     upscale to 1024 px. The black part stays as it is in IMAGE.
     """
-    from if_cli.engine.image_input import load_input
 
-    run_image_flow("inpaint", load_input(image, fit, mask=mask), prompt, options)
+    run_image_flow("inpaint", load_picture(image, fit, options, mask=mask), prompt, options)

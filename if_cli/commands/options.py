@@ -362,9 +362,32 @@ Fit = Annotated[
     image_input.Fit,
     typer.Option(
         "--fit",
-        help="How a picture that is not square becomes one: crop (centre square), "
-        "pad (black bars) or stretch.",
+        help="keep: the picture keeps its own aspect and the output follows it; or fit it "
+        "to --aspect/--size (a square without them): crop (centre), pad (black bars) or "
+        "stretch.",
         rich_help_panel=PICTURE_PANEL,
+    ),
+]
+Aspect = Annotated[
+    str | None,
+    typer.Option(
+        "--aspect",
+        help="Aspect ratio W:H of the pictures, such as 16:9, 3:2 or 2:3 (1:4 to 4:1); "
+        "stage I keeps 64 px on the short side. Default: square, or the input picture's.",
+        metavar="W:H",
+        rich_help_panel=PICTURE_PANEL,
+        show_default=False,
+    ),
+]
+PictureSize = Annotated[
+    str | None,
+    typer.Option(
+        "--size",
+        help="Final size WIDTHxHEIGHT, such as 1792x1024; a size the stages cannot make "
+        "exactly is refused with the nearest that work.",
+        metavar="WxH",
+        rich_help_panel=PICTURE_PANEL,
+        show_default=False,
     ),
 ]
 

@@ -41,6 +41,8 @@ ITEM_FIELDS: dict[str, str] = {
     "stage_2_model": "text",
     "stage_3_model": "text",
     "watermark": "flag",
+    "aspect": "text",
+    "size": "text",
 }
 
 

@@ -116,13 +116,17 @@ def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
     values["flow"] = request.get("flow") or "generate"
     values["first_stage"] = request.get("first_stage") or 1
     values["init"] = request.get("init")
+    values["aspect"] = request.get("aspect")
+    values["size"] = request.get("size")
     return values
 
 
-def _input_again(record: dict[str, Any] | None) -> ImageInput | None:
+def _input_again(values: dict[str, Any]) -> ImageInput | None:
     """The picture an image flow started from, read again and checked to be unchanged."""
+    record = values["init"]
     if record is None:
         return None
+    from if_cli.commands.cascade_options import requested_ratio
     from if_cli.engine.image_input import STDIN, load_input
 
     if STDIN in (record["source"], record["mask"]):
@@ -130,7 +134,8 @@ def _input_again(record: dict[str, Any] | None) -> ImageInput | None:
             "the input picture came from stdin, so it cannot be read again",
             hint="run the command again with the picture as a file",
         )
-    init = load_input(record["source"], record["fit"], mask=record["mask"])
+    ratio = requested_ratio(values)
+    init = load_input(record["source"], record["fit"], mask=record["mask"], ratio=ratio)
     if init.digest != record["sha256"]:
         raise InvalidRequestError(
             f"{record['source']} has changed since the image was made (checksum differs)"
@@ -148,7 +153,7 @@ def replay_jobs(sidecar: Path, stages: int | None) -> list[ImageJob]:
     build = functools.partial(
         request_from_options,
         flow=values["flow"],
-        init=_input_again(values["init"]),
+        init=_input_again(values),
         first_stage=values["first_stage"],
     )
     return plan_jobs([PromptItem(ARGUMENT, 0, values["prompt"])], values, build)

@@ -196,7 +196,7 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
     tally = _Tally()
     with (
         progress_reporter(quiet) as on_progress,
-        Engine(on_progress=on_progress, embedding_cache=cache) as engine,
+        Engine(on_progress=on_progress, embedding_cache=cache, warn_long_prompts=False) as engine,
     ):
         for number, chunk in enumerate(chunks, start=1):
             if options.dry_run:

@@ -8,7 +8,7 @@ import typer
 
 from if_cli.commands import options as opt
 from if_cli.commands.cascade_options import cascade_parameters, run_parameters, with_options
-from if_cli.commands.image_flow import ImageArgument, run_image_flow
+from if_cli.commands.image_flow import ImageArgument, load_picture, run_image_flow
 
 StyleStages = Annotated[
     int,
@@ -30,7 +30,7 @@ def style(
             metavar="STYLE",
         ),
     ],
-    fit: opt.Fit = "crop",
+    fit: opt.Fit = "keep",
     **options: Any,
 ) -> None:
     """Keep a picture's composition and repaint it in a style (256 → 1024 px).
@@ -39,6 +39,5 @@ def style(
     repaints it at 256 px after STYLE (IFImg2ImgSuperResolutionPipeline, as the
     deepfloyd_if package's style transfer does at stage II); stage III upscales it.
     """
-    from if_cli.engine.image_input import load_input
 
-    run_image_flow("style", load_input(image, fit), prompt, options, first_stage=2)
+    run_image_flow("style", load_picture(image, fit, options), prompt, options, first_stage=2)

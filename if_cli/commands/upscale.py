@@ -16,7 +16,7 @@ import typer
 
 from if_cli.commands import options as opt
 from if_cli.commands.cascade_options import cascade_parameters, run_parameters, with_options
-from if_cli.commands.image_flow import ImageArgument, run_image_flow
+from if_cli.commands.image_flow import ImageArgument, load_picture, run_image_flow
 from if_cli.engine.flows import LOW_RES_SIDE
 from if_cli.errors import InvalidRequestError
 
@@ -62,7 +62,8 @@ def _first_stage(source: str, side: int, start: str, to: str) -> int:
     first = FIRST_STAGE_BY_SIZE[start]
     if to == "256" and first == 3:
         raise InvalidRequestError(
-            f"{source} is {side} px, already 256 px or more: stage II has nothing to add",
+            f"{source} is {side} px on its short side, already 256 px or more: stage II "
+            "has nothing to add",
             hint="use --to 1024, or --from 64 to shrink it to 64 px and redo stage II",
         )
     return first
@@ -97,7 +98,7 @@ def upscale(
             rich_help_panel=opt.STAGES_PANEL,
         ),
     ] = "auto",
-    fit: opt.Fit = "crop",
+    fit: opt.Fit = "keep",
     **options: Any,
 ) -> None:
     """Upscale any picture to 256 or 1024 px through stage II and/or III.
@@ -105,10 +106,9 @@ def upscale(
     Super-resolution: IMAGE shrunk to 64 px → stage II (IFSuperResolutionPipeline)
     → 256 px → stage III (x4 upscaler) → 1024 px; or from 256 px through stage III only.
     """
-    from if_cli.engine.image_input import load_input
     from if_cli.progress import say
 
-    init = load_input(image, fit)
+    init = load_picture(image, fit, options)
     recorded = recorded_image(image)
     if recorded is not None:
         sidecar, record = recorded
@@ -123,6 +123,6 @@ def upscale(
             say(f"using the {names} of {sidecar}")
         prompt = taken.pop("prompt", prompt)
         options.update(taken)
-    first = _first_stage(image, init.image.width, start, to)
+    first = _first_stage(image, min(init.image.size), start, to)
     options["stages"] = 2 if to == "256" else 3
     run_image_flow("upscale", init, prompt or "", options, first_stage=first)

@@ -33,7 +33,7 @@ from if_cli.engine.events import (
     StageKey,
     ignore_progress,
 )
-from if_cli.engine.flows import low_res_side, picture_arguments, pipeline_name
+from if_cli.engine.flows import picture_arguments, pipeline_name
 from if_cli.engine.memory import (
     ON_DEVICE,
     Plan,
@@ -58,9 +58,12 @@ from if_cli.engine.models import (
     not_downloaded,
     pipeline_class,
 )
-from if_cli.engine.request import T5_MAX_TOKENS, GenerationRequest
+from if_cli.engine.picture_sizes import plan_sizes
+from if_cli.engine.request import GenerationRequest
 from if_cli.engine.result import GeneratedImage, GenerationResult, StageTiming
 from if_cli.engine.schedules import steps_and_timesteps
+from if_cli.engine.sizes import Size
+from if_cli.engine.tokens import PromptTokenizer, TokenCount, shorten
 from if_cli.errors import IFCliError, ModelNotFoundError, OutOfMemoryError, interruption
 
 if TYPE_CHECKING:
@@ -82,6 +85,8 @@ class PreparedRequest:
     plan: Plan
     sources: dict[int, ModelSource]
     missing: tuple[str, ...] = ()  # hub ids planned from published sizes (not downloaded)
+    sizes: dict[int, Size] = field(default_factory=dict)  # each stage's output size
+    tokens: tuple[TokenCount, ...] = ()  # each distinct text T5 reads (none if T5 is missing)
 
     def footprint(self, key: StageKey) -> StageFootprint:
         return next(s for s in self.plan.stages if s.key == key)
@@ -123,6 +128,7 @@ class _Work:
             models={f"stage_{n}": source for n, source in prepared.sources.items()},
             images=list(self.finished),
             timings=timings,
+            sizes=dict(prepared.sizes),
         )
 
 
@@ -139,9 +145,13 @@ class Engine:
         self,
         on_progress: ProgressCallback | None = None,
         embedding_cache: EmbeddingCache | None = None,
+        warn_long_prompts: bool = True,
     ) -> None:
+        """``warn_long_prompts``: log a warning for each prompt T5 cannot read whole (a
+        caller that reports them itself, with their prompt-file lines, turns it off)."""
         self._report = on_progress or ignore_progress
         self._embedding_cache = embedding_cache
+        self._warn_long_prompts = warn_long_prompts
         self._resident: dict[tuple[Any, ...], Any] = {}
         self._watermarkers: dict[str, Any] = {}
 
@@ -208,6 +218,11 @@ class Engine:
             )
         if request.watermark and 1 not in missing:
             check_watermarker(sources[1])
+        sizes = plan_sizes(request, sources, missing)
+        tokens: tuple[TokenCount, ...] = ()
+        if request.uses_text_encoder and 1 not in missing:
+            tokenizer = PromptTokenizer(sources[1])
+            tokens = tuple(tokenizer.count(text) for text in _texts(request))
         plan = make_plan(
             request.placement,
             device,
@@ -216,9 +231,15 @@ class Engine:
             request.batch_size,
             request.last_stage,
             free_memory_bytes(device),
+            area=sizes[1].width * sizes[1].height,
         )
         return PreparedRequest(
-            request=request, plan=plan, sources=sources, missing=tuple(missing.values())
+            request=request,
+            plan=plan,
+            sources=sources,
+            missing=tuple(missing.values()),
+            sizes=sizes,
+            tokens=tokens,
         )
 
     def generate(
@@ -257,7 +278,12 @@ class Engine:
     def _encode(self, work: _Work) -> None:
         request, plan = work.prepared.request, work.prepared.plan
         negative = request.negative_prompt or ""
-        texts = list(dict.fromkeys([*request.prompts, negative]))
+        texts = _texts(request)
+        counts = {count.prompt: count for count in work.prepared.tokens}
+        if self._warn_long_prompts:
+            for count in counts.values():
+                if count.over:
+                    log.warning("the prompt %r is %s", shorten(count.prompt, 60), count.problem())
         cache = self._embedding_cache
         encoder = encoder_identity(work.prepared.footprint("text"))
         keys = (
@@ -270,7 +296,6 @@ class Engine:
             hit = cache.get(keys[text], plan.device) if cache else None
             if hit is not None:
                 embeds[text] = hit[0].to(loading.torch_dtype(plan.dtype))
-                _warn_if_truncated(text, hit[1])
         missing = [text for text in texts if text not in embeds]
         if missing:
             with self._stage(work, "text") as pipe:
@@ -278,8 +303,6 @@ class Engine:
                 self._report(ProgressEvent("text", "run", 0, len(missing)))
                 fault_points.reached("encode", len(missing))
                 for done, text in enumerate(missing, start=1):
-                    tokens = len(pipe.tokenizer(text, add_special_tokens=True).input_ids)
-                    _warn_if_truncated(text, tokens)
                     embeds[text] = pipe.encode_prompt(
                         text,
                         do_classifier_free_guidance=False,
@@ -288,6 +311,7 @@ class Engine:
                         clean_caption=False,
                     )[0]
                     if cache:
+                        tokens = counts[text].tokens if text in counts else 0
                         cache.put(keys[text], embeds[text], tokens)
                     span = (done, done, len(missing))
                     self._report(ProgressEvent("text", "run", done, len(missing), images=span))
@@ -316,7 +340,7 @@ class Engine:
         outputs: list[Any] = []
         with self._stage(work, key) as loaded:
             pipe = loading.for_flow(loaded, pipeline_name(request.flow, stage))
-            side = low_res_side(stage, pipe.unet.config.sample_size)
+            size = work.prepared.sizes[stage]
             total = steps_run * len(batches)
             self._report(ProgressEvent(key, "run", 0, total))
             for number, batch in enumerate(batches):
@@ -342,7 +366,11 @@ class Engine:
                 previous = None
                 if stage > request.first_stage:
                     previous = torch.cat([work.images[i] for i in batch])
-                kwargs.update(picture_arguments(request, stage, previous, len(batch), side))
+                kwargs.update(
+                    picture_arguments(request, stage, previous, len(batch), work.prepared.sizes)
+                )
+                if _takes_size(pipe):
+                    kwargs.update(height=size.height, width=size.width)
                 pipe.watermarker = watermarker if final else None
                 started = time.perf_counter()
                 images = pipe(**kwargs).images
@@ -438,6 +466,14 @@ def _deliver(work: _Work, made: list[GeneratedImage], on_image: ImageCallback | 
         raise failure
 
 
+def _takes_size(pipe: Any) -> bool:
+    """IFPipeline and IFSuperResolutionPipeline take the size they make; the
+    image-to-image pipelines and the x4 upscaler take it from their input pictures."""
+    import inspect
+
+    return "height" in inspect.signature(type(pipe).__call__).parameters
+
+
 def request_compiles(request: GenerationRequest, plan: Plan, key: str) -> bool:
     """``--compile`` applies to the UNets of stages I–III, and only while they sit on the
     device: under accelerate's offload hooks a compiled graph would be rebuilt each move."""
@@ -452,6 +488,11 @@ def _phases(request: GenerationRequest) -> list[StageSpec]:
     return [spec for spec in STAGE_SPECS if spec.key in keys]
 
 
+def _texts(request: GenerationRequest) -> list[str]:
+    """Each distinct text T5 encodes: the prompts, then the negative prompt ("" if none)."""
+    return list(dict.fromkeys([*request.prompts, request.negative_prompt or ""]))
+
+
 def _image_prompts(request: GenerationRequest) -> list[str]:
     """The prompt of each image, in image order (all images of a prompt together)."""
     return [prompt for prompt in request.prompts for _ in range(request.num_images)]
@@ -464,16 +505,6 @@ def _check_pipeline_class(source: ModelSource, spec: StageSpec) -> None:
         raise ModelNotFoundError(
             f"{source.describe()} is a {found}, not a stage {stage} model ({spec.pipeline_class})",
             hint=f"check --stage-{stage}-model",
-        )
-
-
-def _warn_if_truncated(text: str, tokens: int) -> None:
-    if tokens > T5_MAX_TOKENS:
-        log.warning(
-            "the prompt %r is %d T5 tokens; only the first %d are read and the rest is cut",
-            text if len(text) <= 60 else text[:57] + "...",
-            tokens,
-            T5_MAX_TOKENS,
         )
 
 

@@ -1,11 +1,12 @@
-"""Pictures a flow starts from: read safely, turned upright, made RGB, fitted to a square.
+"""Pictures a flow starts from: read safely, turned upright, made RGB, fitted to a shape.
 
 Every check here runs before any weights load, so a bad file fails in milliseconds with
 one line that names it. The header is read first and a picture with more than
 ``MAX_INPUT_PIXELS`` is refused before a single pixel is decoded (a decompression bomb
-never reaches memory). IF's stages work on squares, so each picture is fitted once, here,
-and the fit is recorded: ``crop`` (centre square, the default), ``pad`` (black bars) or
-``stretch``.
+never reaches memory). Each picture is fitted once, here, and the fit is recorded:
+``keep`` (the default: the picture keeps its own aspect, and the stages' sizes follow
+it), or, to the aspect asked for (a square when none is), ``crop`` (centre), ``pad``
+(black bars) or ``stretch``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import struct
 import sys
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,8 +29,11 @@ from if_cli.untrusted import UnreadableFile, read_bytes
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-Fit = Literal["crop", "pad", "stretch"]
-FITS: tuple[str, ...] = ("crop", "pad", "stretch")
+    from if_cli.engine.sizes import Size
+
+Fit = Literal["keep", "crop", "pad", "stretch"]
+FITS: tuple[str, ...] = ("keep", "crop", "pad", "stretch")
+DEFAULT_FIT = "keep"
 STDIN = "-"
 MAX_INPUT_PIXELS = 8192 * 8192
 MAX_INPUT_BYTES = 512 * 1024**2
@@ -43,8 +48,8 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 class ImageInput:
     """The picture (and, for inpainting, the mask) a request starts from.
 
-    ``image`` is RGB and square; ``mask`` is the same size, mode ``L``, 255 where the
-    picture is repainted. Two inputs are equal when their pixels and fit are, so a
+    ``image`` is RGB, fitted to its shape; ``mask`` is the same size, mode ``L``, 255
+    where the picture is repainted. Two inputs are equal when their pixels and fit are, so a
     request that carries one can still be grouped and fingerprinted.
     """
 
@@ -71,24 +76,37 @@ class ImageInput:
             "mask": self.mask_source,
             "original_size": list(self.original_size),
             "fit": self.fit,
-            "size": self.image.width,
+            "size": list(self.image.size),
             "notes": list(self.notes),
             "sha256": self.digest,
         }
 
-    def square(self, side: int) -> Image:
-        """The picture at ``side`` × ``side``, resized as IF's pipelines resize (bicubic)."""
-        from PIL import Image as PILImage
+    @property
+    def ratio(self) -> Fraction:
+        return Fraction(self.image.width, self.image.height)
 
-        if self.image.width == side:
-            return self.image
-        return self.image.resize((side, side), PILImage.Resampling.BICUBIC, reducing_gap=None)
+    def resized(self, size: Size) -> Image:
+        """The picture at ``size``, resized as IF's pipelines resize (bicubic)."""
+        return _resized(self.image, size)
+
+    def mask_resized(self, size: Size) -> Image | None:
+        """The mask at ``size``, resized as IF's inpainting pipelines resize theirs."""
+        return None if self.mask is None else _resized(self.mask, size)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ImageInput) and self.identity() == other.identity()
 
     def __hash__(self) -> int:
         return hash(self.digest)
+
+
+def _resized(picture: Image, size: Size) -> Image:
+    from PIL import Image as PILImage
+
+    if picture.size == (size.width, size.height):
+        return picture
+    target = (size.width, size.height)
+    return picture.resize(target, PILImage.Resampling.BICUBIC, reducing_gap=None)
 
 
 def _digest(image: Image, mask: Image | None) -> str:
@@ -277,28 +295,37 @@ def _check_fit(fit: str) -> None:
         raise InvalidRequestError(f"unknown fit {fit!r}", hint="choose one of " + ", ".join(FITS))
 
 
-def fit_square(picture: Image, fit: str, fill: tuple[int, int, int] = BLACK) -> Image:
-    """Make ``picture`` square: centre crop, pad with ``fill``, or stretch."""
+def fit_to(
+    picture: Image, fit: str, ratio: Fraction | None, fill: tuple[int, int, int] = BLACK
+) -> Image:
+    """``picture`` in the shape ``ratio`` (width / height; a square when None): centre
+    crop, pad with ``fill``, or stretch; ``keep`` leaves it as it is."""
     from PIL import Image as PILImage
 
     _check_fit(fit)
     width, height = picture.size
-    if width == height:
+    ratio = Fraction(1) if ratio is None else ratio
+    if fit == "keep" or Fraction(width, height) == ratio:
         return picture
+    # The largest box of ``ratio`` inside the picture (crop), or around it (pad, stretch).
+    inner = (width, max(1, round(width / ratio)))
+    if inner[1] > height:
+        inner = (max(1, round(height * ratio)), height)
+    outer = (width, max(height, round(width / ratio)))
+    if outer[1] == height:
+        outer = (max(width, round(height * ratio)), height)
     if fit == "crop":
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        return picture.crop((left, top, left + side, top + side))
-    side = max(width, height)
+        left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
+        return picture.crop((left, top, left + inner[0], top + inner[1]))
     if fit == "pad":
-        canvas = PILImage.new(picture.mode, (side, side), fill if picture.mode == "RGB" else 0)
-        canvas.paste(picture, ((side - width) // 2, (side - height) // 2))
+        canvas = PILImage.new(picture.mode, outer, fill if picture.mode == "RGB" else 0)
+        canvas.paste(picture, ((outer[0] - width) // 2, (outer[1] - height) // 2))
         return canvas
-    return picture.resize((side, side), PILImage.Resampling.BICUBIC)  # stretch
+    return picture.resize(outer, PILImage.Resampling.BICUBIC)  # stretch
 
 
-def _read_mask(source: str, image_size: tuple[int, int], fit: str) -> Image:
-    """The mask as a square binary ``L`` picture, fitted exactly as its image was."""
+def _read_mask(source: str, image_size: tuple[int, int], fit: str, ratio: Fraction | None) -> Image:
+    """The mask as a binary ``L`` picture, fitted exactly as its image was."""
     from PIL import Image as PILImage
 
     picture, _ = read_picture(source, what="mask", background=BLACK)
@@ -313,7 +340,7 @@ def _read_mask(source: str, image_size: tuple[int, int], fit: str) -> Image:
     grey = picture.convert("L")
     if grey.size != image_size:
         grey = grey.resize(image_size, PILImage.Resampling.BILINEAR)
-    binary = fit_square(grey, fit).point(lambda value: 255 if value >= 128 else 0)
+    binary = fit_to(grey, fit, ratio).point(lambda value: 255 if value >= 128 else 0)
     low, high = binary.getextrema()
     if high == 0:
         raise InvalidRequestError(
@@ -328,18 +355,41 @@ def _read_mask(source: str, image_size: tuple[int, int], fit: str) -> Image:
     return binary
 
 
-def load_input(source: str, fit: str = "crop", mask: str | None = None) -> ImageInput:
-    """Read, check and fit an input picture (and its mask) for a request."""
+def _check_kept_shape(source: str, size: tuple[int, int]) -> None:
+    from if_cli.engine.sizes import MAX_ASPECT
+
+    width, height = size
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InvalidRequestError(
+            f"the image {source} is {width}×{height}, wider or taller than {MAX_ASPECT}:1",
+            hint=f"pass --fit crop (or pad) with --aspect {MAX_ASPECT}:1 or narrower",
+        )
+
+
+def load_input(
+    source: str,
+    fit: str = DEFAULT_FIT,
+    mask: str | None = None,
+    ratio: Fraction | None = None,
+) -> ImageInput:
+    """Read, check and fit an input picture (and its mask) for a request.
+
+    ``ratio`` is the aspect asked for (width / height); ``crop``, ``pad`` and ``stretch``
+    fit the picture to it, or to a square when it is None.
+    """
     _check_fit(fit)
     if mask is not None and mask == source == STDIN:
         raise InvalidRequestError("only one of the image and the mask can come from stdin (-)")
     picture, notes = read_picture(source)
-    square = fit_square(picture, fit)
-    if square.size != picture.size:
-        notes.append(f"{fit} to a square")
-    mask_picture = _read_mask(mask, picture.size, fit) if mask is not None else None
+    if fit == "keep":
+        _check_kept_shape(source, picture.size)
+    fitted = fit_to(picture, fit, ratio)
+    if fitted.size != picture.size:
+        shape = "a square" if ratio in (None, 1) else f"{ratio.numerator}:{ratio.denominator}"
+        notes.append(f"{fit} to {shape}")
+    mask_picture = _read_mask(mask, picture.size, fit, ratio) if mask is not None else None
     return ImageInput(
-        image=square,
+        image=fitted,
         source=source if source == STDIN else str(Path(source).expanduser().absolute()),
         fit=fit,
         original_size=picture.size,

@@ -24,8 +24,10 @@ GIB = 1024**3
 BYTES_PER_PARAM = {"fp16": 2, "bf16": 2, "fp32": 4}
 OFFLOAD_ORDER = ("none", "text", "unload", "model", "sequential")
 ON_DEVICE = ("none", "text", "unload")  # plans that keep weights on the device while used
-# Coarse activation allowance per image in a batch: the 1024 px VAE decode dominates.
+# Coarse activation allowance per square image in a batch: the 1024 px VAE decode
+# dominates. A wider picture needs more in proportion to its area (``SQUARE_AREA``).
 WORKSPACE_PER_IMAGE = {1: 1 * GIB, 2: 1 * GIB, 3: 2 * GIB}
+SQUARE_AREA = 64 * 64  # stage I's pixels in IF's square pictures
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,15 @@ def make_plan(
     batch_size: int,
     last_stage: int,
     free: int | None,
+    area: int = SQUARE_AREA,
 ) -> Plan:
-    """Choose the offload mode for ``stages`` in the free memory (None: unknown) or the cap."""
-    workspace = WORKSPACE_PER_IMAGE[last_stage] * batch_size
+    """Choose the offload mode for ``stages`` in the free memory (None: unknown) or the cap.
+
+    ``area`` is stage I's pixels per image: the workspace grows with it (a 16:9 picture
+    needs 1.75 times a square's), never shrinks below a square's.
+    """
+    scale = max(1.0, area / SQUARE_AREA)
+    workspace = int(WORKSPACE_PER_IMAGE[last_stage] * batch_size * scale)
     budget = memory_budget(free, placement.max_memory)
     capped = budget is not None and budget == placement.max_memory
     offload, reason = choose_offload(

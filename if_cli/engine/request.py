@@ -14,7 +14,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from if_cli.engine.flows import FLOWS
 from if_cli.engine.schedules import SCHEDULE_NAMES, step_count
+from if_cli.engine.sizes import parse_aspect, parse_size
 from if_cli.errors import BadFieldError, InvalidRequestError
 
 if TYPE_CHECKING:
@@ -85,17 +87,19 @@ def default_stage_3() -> StageOptions:
 
 
 def flow_defaults(flow: Flow) -> tuple[StageOptions, StageOptions, StageOptions]:
-    """Each stage's defaults in a flow: those of the diffusers pipeline that runs it."""
-    stage_1, stage_2, stage_3 = default_stage_1(), default_stage_2(), default_stage_3()
-    if flow == "img2img":  # IFImg2ImgPipeline, IFImg2ImgSuperResolutionPipeline
-        stage_1 = dataclasses.replace(stage_1, steps=80, guidance_scale=10.0, strength=0.7)
-        stage_2 = dataclasses.replace(stage_2, strength=0.8)
-    elif flow == "inpaint":  # IFInpaintingPipeline, IFInpaintingSuperResolutionPipeline
-        stage_1 = dataclasses.replace(stage_1, steps=50, strength=1.0)
-        stage_2 = dataclasses.replace(stage_2, steps=100, noise_level=0, strength=0.8)
-    elif flow == "style":  # IFImg2ImgSuperResolutionPipeline on the picture itself
-        stage_2 = dataclasses.replace(stage_2, strength=0.8)
-    return stage_1, stage_2, stage_3
+    """Each stage's defaults in a flow: those of the diffusers pipeline that runs it
+    (``flows.FLOWS``), over the text-to-image defaults."""
+    spec = FLOWS[flow]
+    defaults = []
+    for number, base in enumerate((default_stage_1(), default_stage_2(), default_stage_3()), 1):
+        stage = spec.stage_1 if number == 1 else spec.stage(number)
+        changes = {
+            name: getattr(stage, name)
+            for name in ("steps", "guidance_scale", "noise_level", "strength")
+            if stage is not None and getattr(stage, name) is not None
+        }
+        defaults.append(dataclasses.replace(base, **changes))
+    return defaults[0], defaults[1], defaults[2]
 
 
 @dataclass(frozen=True)
@@ -145,10 +149,14 @@ class GenerationRequest:
     flow: Flow = "generate"
     first_stage: int = 1
     init: ImageInput | None = None
+    # The picture's shape: an aspect ratio ("16:9") or the final size ("1792x1024"); a
+    # flow that starts from a picture takes its aspect when neither is given.
+    aspect: str | None = None
+    size: str | None = None
 
     def __post_init__(self) -> None:
         """A stage that repaints a picture and has no strength takes the flow's default."""
-        if self.flow not in _FIRST_STAGES:
+        if self.flow not in FLOWS:
             return  # validate() says so
         for stage, default in enumerate(flow_defaults(self.flow), start=1):
             options = self.stage_options(stage)
@@ -205,6 +213,8 @@ class GenerationRequest:
             "init": self.init.identity() if self.init else None,
             "batch_size": self.batch_size,
         }
+        if self.aspect is not None or self.size is not None:  # square runs keep their keys
+            settings["shape"] = {"aspect": self.aspect, "size": self.size}
         text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -225,6 +235,7 @@ class GenerationRequest:
         for stage in self.stages():
             _validate_stage(stage, self.stage_options(stage))
         _validate_placement(self.placement)
+        _validate_shape(self)
 
 
 def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
@@ -273,20 +284,11 @@ def _check_text(what: str, text: str) -> None:
         )
 
 
-_FIRST_STAGES: dict[str, tuple[int, ...]] = {
-    "generate": (1,),
-    "img2img": (1,),
-    "inpaint": (1,),
-    "style": (2,),
-    "upscale": (2, 3),
-}
-
-
 def _validate_flow(request: GenerationRequest) -> None:
     flow = request.flow
-    if flow not in _FIRST_STAGES:
+    if flow not in FLOWS:
         raise InvalidRequestError(f"unknown flow {flow!r}")
-    if request.first_stage not in _FIRST_STAGES[flow]:
+    if request.first_stage not in FLOWS[flow].first_stages:
         raise InvalidRequestError(f"{flow} cannot start at stage {request.first_stage}")
     if request.last_stage < request.first_stage:
         raise BadFieldError(
@@ -367,3 +369,21 @@ def _validate_placement(placement: Placement) -> None:
             )
     if placement.max_memory is not None:
         _check_int("placement.max_memory", placement.max_memory, minimum=1, maximum=2**62)
+
+
+def _validate_shape(request: GenerationRequest) -> None:
+    """The aspect and size parse, agree with each other, and agree with a kept picture."""
+    aspect = None if request.aspect is None else parse_aspect(request.aspect)
+    size = None if request.size is None else parse_size(request.size)
+    if aspect is not None and size is not None and aspect != size.ratio:
+        raise InvalidRequestError(
+            f"--aspect {request.aspect} and --size {request.size} disagree",
+            hint="give one of them",
+        )
+    init = request.init
+    if init is not None and init.fit == "keep" and (aspect or size):
+        option = "--aspect" if aspect else "--size"
+        raise InvalidRequestError(
+            f"{option} needs --fit crop, pad or stretch: --fit keep (the default) keeps the "
+            "picture's own aspect",
+        )

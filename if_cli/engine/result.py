@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from if_cli.engine.memory import Plan
     from if_cli.engine.models import ModelSource
     from if_cli.engine.request import GenerationRequest
+    from if_cli.engine.sizes import Size
 
 
 @dataclass
@@ -42,3 +43,4 @@ class GenerationResult:
     models: dict[str, ModelSource]
     images: list[GeneratedImage]
     timings: dict[str, StageTiming]
+    sizes: dict[int, Size] = field(default_factory=dict)  # each stage's output size

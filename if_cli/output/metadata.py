@@ -71,6 +71,8 @@ SIDECAR_FIELDS = {
         "flow": "text?",
         "first_stage": "whole?",
         "init": Maybe({"source": "text", "mask": "text?", "fit": "text", "sha256": "text"}),
+        "aspect": "text?",
+        "size": "text?",
     },
     "models": {"stage_1": _MODEL_FIELDS, "stage_2": _MODEL_FIELDS, "stage_3": _MODEL_FIELDS},
     "runtime": {"device": "text", "dtype": "text"},
@@ -255,6 +257,11 @@ def sidecar(
             "seed": image.seed,
             "width": image.image.width,
             "height": image.image.height,
+            "stage_sizes": {  # what each stage made: [width, height]
+                f"stage_{n}": size.as_list()
+                for n, size in result.sizes.items()
+                if n in request.stages()
+            },
             "files": files,
         },
         "request": fields,
