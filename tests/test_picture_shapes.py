@@ -220,3 +220,37 @@ def _size(path: Path) -> tuple[int, int]:
 
     with Image.open(path) as picture:
         return picture.size
+
+
+def test_a_typed_shape_overrides_a_default_one_and_a_kept_picture_ignores_a_default() -> None:
+    from if_cli.commands.cascade_options import line_shape, shape_settings
+
+    def typed(*names: str) -> Callable[[str], bool]:
+        return lambda name: name in names
+
+    both = {"aspect": "16:9", "size": "128x512"}
+    assert shape_settings(both, typed("size")) == {"aspect": None, "size": "128x512"}
+    assert shape_settings(both, typed("aspect")) == {"aspect": "16:9", "size": None}
+    assert shape_settings(both, typed("aspect", "size")) == both  # the engine checks them
+    kept = {"aspect": "16:9", "size": None, "fit": "keep"}
+    assert shape_settings(kept, typed())["aspect"] is None
+    assert shape_settings(kept, typed("aspect"))["aspect"] == "16:9"  # refused later
+    run = {"aspect": "16:9", "size": None}
+    assert line_shape({**run, "size": "128x128"}, {"size": "128x128"})["aspect"] is None
+    assert line_shape(run, {"prompt": "x"}) == run
+
+
+def test_shapes_from_the_environment_give_way_on_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    env = {"IF_CLI_ASPECT": "16:9"}
+    planned = cli("generate", "x", *DEMO, "--size", "128x512", "--dry-run", env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert "sizes: 32×128 → 128×512 px" in planned.stdout
+    photo = write_picture(tmp_path / "photo.png", (300, 200))
+    kept = cli("img2img", str(photo), "x", *DEMO, "--dry-run", env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert "sizes: 48×32 → 192×128 px" in kept.stdout
+    clash = cli("generate", "x", *DEMO, "--aspect", "16:9", "--size", "128x128", "--dry-run")
+    assert clash.returncode == 2
+    assert "--aspect 16:9 makes 224x128 at stage 2, not the 128x128 --size asks for" in (
+        clash.stderr
+    )

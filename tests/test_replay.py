@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.conftest import FAST_STEPS
@@ -66,7 +67,9 @@ def test_replay_of_something_that_is_not_a_sidecar_is_one_clear_line(
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
-def test_a_sidecar_without_the_optional_fields_is_read(tmp_path: Path) -> None:
+def test_a_sidecar_without_the_optional_fields_is_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Fields the schema lets a sidecar leave out are not looked up as if required
     (a missing request.negative_prompt was an internal KeyError; found by the property
     test)."""
@@ -95,3 +98,12 @@ def test_a_sidecar_without_the_optional_fields_is_read(tmp_path: Path) -> None:
     values = options_from_sidecar(sidecar, None)
     assert values["negative_prompt"] is None and values["seed"] == 3
     assert values["flow"] == "generate" and values["stage_1_model"] == "m1"
+    assert values["aspect"] is None and values["size"] is None  # older sidecars: square
+    assert not caplog.records
+
+    # Made in a batch: made alone again, the pixels may differ slightly, and replay says so.
+    data = json.loads(sidecar.read_text())
+    data["request"]["batch_size"] = 4
+    sidecar.write_text(json.dumps(data))
+    options_from_sidecar(sidecar, None)
+    assert "fox.json was made in a batch of 4" in caplog.text

@@ -37,7 +37,9 @@ def test_counts_and_cut_text_equal_the_t5_tokenizer_of_if_pipelines(
         assert count.tokens == len(ids)
         assert count.over == (len(ids) > 77)
         kept = reference(text, max_length=77, truncation=True, add_special_tokens=True).input_ids
-        assert count.cut == reference.decode(ids[len(kept) - 1 : -1])
+        tail = reference.decode(ids[len(kept) - 1 : -1])  # what T5 never reads
+        assert bool(count.cut) == count.over and text.endswith(count.cut.lower())
+        assert reference.decode(reference(count.cut.lower()).input_ids[:-1]) == tail
 
 
 def test_tokens_command_counts_prompts_and_file_lines_without_loading_t5(
@@ -55,6 +57,9 @@ def test_tokens_command_counts_prompts_and_file_lines_without_loading_t5(
     listed = cli("tokens", "--prompts", str(queue), "--model", "demo", "--json")
     records = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["line"], r["tokens"], r["over"]) for r in records] == [(2, 6, False), (3, 135, True)]
+
+    control = cli("tokens", "a\x1b[2Jb", "--model", "demo")
+    assert control.returncode == 2 and "control character" in control.stderr
 
     missing = cli("tokens", "x", "--stage-1-model", "someone/not-downloaded")
     assert missing.returncode == 3 and "--model demo" in missing.stderr

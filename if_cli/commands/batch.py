@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from if_cli.commands.cascade_options import line_shape
 from if_cli.commands.early_warnings import warn_early
 from if_cli.commands.option_words import in_option_words
 from if_cli.commands.processes import current_share
@@ -109,7 +110,7 @@ def plan_jobs(
     requests = []
     offset = 0
     for item in items:
-        merged = {**options, **item.overrides}
+        merged = line_shape({**options, **item.overrides}, item.overrides)
         own = "seed" in item.overrides and item.overrides["seed"] is not None
         seed = item.overrides["seed"] if own else (given or 0) + offset
         try:

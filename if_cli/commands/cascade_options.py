@@ -143,6 +143,7 @@ def with_options(*groups: list[inspect.Parameter]) -> Callable[[Command], Comman
 
         @functools.wraps(function)
         def command(click_context: typer.Context, **values: Any) -> Any:
+            values = shape_settings(values, typed_by_user(click_context))
             return function(**preset_filled(values, set_by_user(click_context)))
 
         context = _param("click_context", typer.Context, None)
@@ -162,6 +163,44 @@ def set_by_user(context: typer.Context) -> Callable[[str], bool]:
         return source is not None and source.name != "DEFAULT"
 
     return user_set
+
+
+def typed_by_user(context: typer.Context) -> Callable[[str], bool]:
+    """Whether an option was typed on the command line (not a config or IF_CLI_* default)."""
+
+    def typed(name: str) -> bool:
+        source = context.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    return typed
+
+
+def shape_settings(values: dict[str, Any], typed: Callable[[str], bool]) -> dict[str, Any]:
+    """``--aspect`` and ``--size`` are two ways to say one thing: one typed on the command
+    line overrides the other from the config or an ``IF_CLI_*`` variable, and a command
+    that keeps its picture's own aspect (``--fit keep``) ignores a shape it was not given
+    on the command line."""
+    if "aspect" not in values:
+        return values
+    values = dict(values)
+    if values["aspect"] is not None and values["size"] is not None:
+        if typed("aspect") and not typed("size"):
+            values["size"] = None
+        elif typed("size") and not typed("aspect"):
+            values["aspect"] = None
+    if values.get("fit") == "keep":
+        for name in ("aspect", "size"):
+            if not typed(name):
+                values[name] = None
+    return values
+
+
+def line_shape(merged: dict[str, Any], line: Mapping[str, Any]) -> dict[str, Any]:
+    """A prompt-file line's ``aspect`` or ``size`` replaces the run's shape as a whole."""
+    for mine, other in (("aspect", "size"), ("size", "aspect")):
+        if line.get(mine) is not None and other not in line:
+            return {**merged, other: None}
+    return merged
 
 
 def preset_filled(values: dict[str, Any], user_set: Callable[[str], bool]) -> dict[str, Any]:
@@ -222,13 +261,22 @@ def request_from_options(
         flow=flow,
         first_stage=first_stage,
         init=init,
-        aspect=_text(o.get("aspect")),
-        size=_text(o.get("size")),
+        aspect=_shape(o, "aspect"),
+        size=_shape(o, "size"),
     )
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _shape(o: Mapping[str, Any], name: str) -> str | None:
+    """``--aspect`` or ``--size`` in one spelling (32:18 and 16:9 are one shape, so a
+    run with either skips the other's finished images)."""
+    from if_cli.engine.sizes import aspect_text, parse_aspect, parse_size
+
+    value = o.get(name)
+    if value is None:
+        return None
+    if name == "aspect":
+        return aspect_text(parse_aspect(str(value)))
+    return str(parse_size(str(value)))
 
 
 def requested_ratio(o: Mapping[str, Any]) -> Fraction | None:

@@ -22,13 +22,15 @@ def warn_early(items: list[tuple[PromptItem, GenerationRequest]]) -> None:
 def warn_demo_shape(requests: Iterable[GenerationRequest]) -> None:
     """Once: the demo learnt square scenes only, and repeats them across a wide picture."""
     from if_cli.engine.catalog import shipped_model_path
+    from if_cli.engine.picture_sizes import plan_sizes
     from if_cli.progress import warn
 
     for request in requests:
-        shaped = request.aspect not in (None, "1:1") or request.size is not None
-        kept = request.init is not None and request.init.image.width != request.init.image.height
         demo = any(shipped_model_path(request.stage_options(n).model) for n in request.stages())
-        if demo and (shaped or kept):
+        if not demo:
+            continue
+        first = plan_sizes(request)[1]
+        if first.width != first.height:
             warn(
                 "the demo cascade learnt square scenes only: a picture that is not square "
                 "often shows its scene twice"

@@ -372,8 +372,9 @@ Aspect = Annotated[
     str | None,
     typer.Option(
         "--aspect",
-        help="Aspect ratio W:H of the pictures, such as 16:9, 3:2 or 2:3 (1:4 to 4:1); "
-        "stage I keeps 64 px on the short side. Default: square, or the input picture's.",
+        help="Aspect ratio W:H of the pictures, such as 16:9, 3:2 or 2:3 (1:4 to 4:1); the "
+        "short side stays 64, 256 and 1024 px at stages I, II and III. Default: square "
+        "(a picture you start from: its own).",
         metavar="W:H",
         rich_help_panel=PICTURE_PANEL,
         show_default=False,

@@ -118,6 +118,14 @@ def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:
     values["init"] = request.get("init")
     values["aspect"] = request.get("aspect")
     values["size"] = request.get("size")
+    batch = request.get("batch_size")
+    if isinstance(batch, int) and batch > 1:
+        from if_cli.progress import warn
+
+        warn(
+            f"{path.name} was made in a batch of {batch}; made alone, its pixels can differ "
+            "slightly (see Reproducibility in docs/options.md)"
+        )
     return values
 
 
@@ -138,9 +146,15 @@ def _input_again(values: dict[str, Any]) -> ImageInput | None:
     init = load_input(record["source"], record["fit"], mask=record["mask"], ratio=ratio)
     if init.digest != record["sha256"]:
         raise InvalidRequestError(
-            f"{record['source']} has changed since the image was made (checksum differs)"
+            f"{_input_names(record)} changed since the image was made (checksum differs)"
         )
     return init
+
+
+def _input_names(record: dict[str, Any]) -> str:
+    if record["mask"] is None:
+        return f"{record['source']} has"
+    return f"{record['source']} or its mask {record['mask']} has"
 
 
 def replay_jobs(sidecar: Path, stages: int | None) -> list[ImageJob]:

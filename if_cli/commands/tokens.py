@@ -46,8 +46,9 @@ def tokens(
     from if_cli.commands.cascade_options import preset_filled, set_by_user
     from if_cli.commands.prompt_file import ARGUMENT, PromptItem, read_prompt_file
     from if_cli.engine.models import resolve_model
-    from if_cli.engine.request import T5_MAX_TOKENS
+    from if_cli.engine.request import T5_MAX_TOKENS, check_text
     from if_cli.engine.tokens import PromptTokenizer
+    from if_cli.output.metadata import one_line
 
     if bool(prompt) == (prompts is not None):
         raise InvalidRequestError("give either one or more PROMPTs or --prompts FILE")
@@ -59,12 +60,18 @@ def tokens(
         else read_prompt_file(prompts)
     )
     for item in items:
+        where = "" if item.source == ARGUMENT else f"{item.where}: "
+        try:  # the checks generate makes: UTF-8, no control characters, a sane length
+            check_text("the prompt", item.prompt)
+        except InvalidRequestError as error:
+            raise InvalidRequestError(where + error.message, error.hint) from error
+    for item in items:
         count = tokenizer.count(item.prompt)
         if as_json:
             where = {} if item.source == ARGUMENT else {"line": item.line}
             print(json.dumps({**where, **count.as_json()}, ensure_ascii=False))
             continue
         where = "" if item.source == ARGUMENT else f"{item.where}  "
-        print(f"{count.tokens:>3}/{T5_MAX_TOKENS}  {where}{item.prompt}")
+        print(f"{count.tokens:>3}/{T5_MAX_TOKENS}  {where}{one_line(item.prompt)}")
         if count.over:
-            print(f"        cut: {count.cut}")
+            print(f"        cut: {one_line(count.cut)}")

@@ -57,9 +57,15 @@ def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
 
 
 def _first_stage(source: str, side: int, start: str, to: str) -> int:
+    chosen = start
     if start == "auto":
         start = "64" if side < LOW_RES_SIDE[3] else "256"
     first = FIRST_STAGE_BY_SIZE[start]
+    if to == "256" and first == 3 and chosen != "auto":
+        raise InvalidRequestError(
+            "--from 256 starts at stage III, after the 256 px that --to 256 stops at",
+            hint="use --to 1024, or --from 64 to redo stage II",
+        )
     if to == "256" and first == 3:
         raise InvalidRequestError(
             f"{source} is {side} px on its short side, already 256 px or more: stage II "

@@ -227,7 +227,7 @@ def _signature(data: bytes) -> str | None:
 
 def _too_large(source: str, what: str, size: tuple[int, int] | None = None) -> InvalidRequestError:
     shown = f" ({size[0]}×{size[1]} px)" if size else ""
-    limit = int(MAX_INPUT_PIXELS**0.5)
+    limit = _side_limit()
     return InvalidRequestError(
         f"{what} {source} is too large{shown}; refused before decoding",
         hint=f"the limit is {limit}×{limit} pixels; make it smaller first",
@@ -387,13 +387,28 @@ def load_input(
     if fitted.size != picture.size:
         shape = "a square" if ratio in (None, 1) else f"{ratio.numerator}:{ratio.denominator}"
         notes.append(f"{fit} to {shape}")
+    if fitted.width * fitted.height > MAX_INPUT_PIXELS:
+        raise InvalidRequestError(
+            f"the image {source} would be {fitted.width}×{fitted.height} px once fitted "
+            f"with --fit {fit}, more than the {_side_limit()}×{_side_limit()} px limit",
+            hint="use --fit crop, or make the picture smaller first",
+        )
     mask_picture = _read_mask(mask, picture.size, fit, ratio) if mask is not None else None
     return ImageInput(
         image=fitted,
-        source=source if source == STDIN else str(Path(source).expanduser().absolute()),
+        source=_absolute(source),
         fit=fit,
         original_size=picture.size,
         notes=tuple(notes),
         mask=mask_picture,
-        mask_source=mask,
+        mask_source=None if mask is None else _absolute(mask),
     )
+
+
+def _absolute(source: str) -> str:
+    """Where a file is, from anywhere: a sidecar that records it can be replayed elsewhere."""
+    return source if source == STDIN else str(Path(source).expanduser().absolute())
+
+
+def _side_limit() -> int:
+    return int(MAX_INPUT_PIXELS**0.5)

@@ -254,9 +254,9 @@ def _validate_prompts(
     for prompt in prompts:
         if not prompt.strip() and not may_be_empty:
             raise InvalidRequestError("the prompt is empty", hint="describe the image to make")
-        _check_text("the prompt", prompt)
+        check_text("the prompt", prompt)
     if negative_prompt is not None:
-        _check_text("the negative prompt", negative_prompt)
+        check_text("the negative prompt", negative_prompt)
 
 
 T5_MAX_TOKENS = 77
@@ -267,7 +267,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNDECODABLE = re.compile(r"[\ud800-\udfff]")  # bytes that were not UTF-8 (surrogateescape)
 
 
-def _check_text(what: str, text: str) -> None:
+def check_text(what: str, text: str) -> None:
     """Text must be text: not too long, UTF-8, no NUL or other control characters."""
     if len(text) > MAX_PROMPT_CHARS:
         raise InvalidRequestError(
@@ -372,14 +372,10 @@ def _validate_placement(placement: Placement) -> None:
 
 
 def _validate_shape(request: GenerationRequest) -> None:
-    """The aspect and size parse, agree with each other, and agree with a kept picture."""
+    """The aspect and size parse, and a picture kept whole is not given another shape
+    (whether aspect and size agree depends on the models: see ``sizes.sizes_for``)."""
     aspect = None if request.aspect is None else parse_aspect(request.aspect)
     size = None if request.size is None else parse_size(request.size)
-    if aspect is not None and size is not None and aspect != size.ratio:
-        raise InvalidRequestError(
-            f"--aspect {request.aspect} and --size {request.size} disagree",
-            hint="give one of them",
-        )
     init = request.init
     if init is not None and init.fit == "keep" and (aspect or size):
         option = "--aspect" if aspect else "--size"

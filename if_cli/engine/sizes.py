@@ -20,8 +20,8 @@ from if_cli.errors import BadFieldError
 SR_FACTOR = 4  # IF-II and the x4 upscaler both make pictures four times as wide
 LONG_SIDE_MULTIPLE = 8  # of stage I's long side, as in DeepFloyd's package
 MAX_ASPECT = 4  # the long side at most four times the short one
-_ASPECT = re.compile(r"\s*(\d{1,4})\s*[:/]\s*(\d{1,4})\s*")
-_SIZE = re.compile(r"\s*(\d{1,6})\s*[x×X]\s*(\d{1,6})\s*")
+_ASPECT = re.compile(r"\s*([0-9]{1,9})\s*:\s*([0-9]{1,9})\s*")
+_SIZE = re.compile(r"\s*([0-9]{1,9})\s*[x×X]\s*([0-9]{1,9})\s*")
 
 
 @dataclass(frozen=True, order=True)
@@ -67,6 +67,11 @@ def parse_size(text: str, field: str = "size") -> Size:
     return size
 
 
+def aspect_text(ratio: Fraction) -> str:
+    """16/9 → ``"16:9"``: one spelling for each aspect (32:18 is 16:9)."""
+    return f"{ratio.numerator}:{ratio.denominator}"
+
+
 def _check_ratio(ratio: Fraction, field: str, text: str) -> None:
     if not Fraction(1, MAX_ASPECT) <= ratio <= MAX_ASPECT:
         raise BadFieldError(
@@ -105,6 +110,15 @@ def sizes_for(
     refused with the nearest ones that work."""
     ratio = size.ratio if size else aspect if aspect else picture.ratio if picture else None
     sizes = stage_sizes(first_stage_size(ratio or Fraction(1), short_side))
+    if size is not None and aspect is not None:
+        from_aspect = stage_sizes(first_stage_size(aspect, short_side))[last_stage]
+        if from_aspect != size:
+            raise BadFieldError(
+                "aspect",
+                f"{aspect.numerator}:{aspect.denominator} makes {from_aspect} at stage "
+                f"{last_stage}, not the {size} --size asks for",
+                hint="give one of --aspect and --size",
+            )
     if size is not None and sizes[last_stage] != size:
         raise BadFieldError(
             "size",

@@ -61,10 +61,27 @@ class PromptTokenizer:
         self._processor = _processor(source)
 
     def count(self, prompt: str) -> TokenCount:
-        ids = self._processor.encode(prompt.lower().strip())
+        text = prompt.lower().strip()
+        pieces = _pieces(self._processor, text)
         kept = T5_MAX_TOKENS - EOS_TOKENS
-        cut = self._processor.decode(ids[kept:]) if len(ids) > kept else ""
-        return TokenCount(prompt, len(ids) + EOS_TOKENS, cut)
+        cut = _text_from(prompt.strip(), text, pieces[kept][0]) if len(pieces) > kept else ""
+        return TokenCount(prompt, len(pieces) + EOS_TOKENS, cut)
+
+
+def _pieces(processor: Any, text: str) -> list[tuple[int, int]]:
+    """Each token of ``text`` as (byte offset where it starts, id)."""
+    try:
+        proto = processor.encode(text, return_type="proto")
+    except (TypeError, ValueError):  # sentencepiece before 0.2.1
+        proto = processor.encode(text, out_type="immutable_proto")
+    return [(piece.begin, piece.id) for piece in proto.pieces]
+
+
+def _text_from(original: str, lowered: str, offset: int) -> str:
+    """The user's own words from byte ``offset`` of the lower-cased text on (lower-casing
+    keeps every byte where it was for nearly all text; else the lower-cased words)."""
+    source = original if len(original.encode()) == len(lowered.encode()) else lowered
+    return source.encode()[offset:].decode(errors="replace").strip()
 
 
 def _processor(source: ModelSource) -> Any:

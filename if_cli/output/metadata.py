@@ -112,7 +112,7 @@ NEGATIVE_LABEL = "Negative prompt:"
 WORD_JOINER = "\u2060"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Text on one line, so a prompt cannot start a line of its own in the chunk.
 
     A1111 readers take a line that starts with ``Negative prompt:`` as the negative
@@ -129,7 +129,7 @@ def _prompt_line(prompt: str) -> str:
     (U+2060) in front, the one change that keeps A1111 readers from taking it as the
     negative prompt while it reads the same.
     """
-    line = _one_line(prompt)
+    line = one_line(prompt)
     return WORD_JOINER + line if line.lstrip().startswith(NEGATIVE_LABEL) else line
 
 
@@ -188,7 +188,7 @@ def a1111_parameters(result: GenerationResult, image: GeneratedImage, size: tupl
     pairs.append(("Version", f"if-cli {__version__}"))
     lines = [_prompt_line(image.prompt)]
     if request.negative_prompt:
-        lines.append(f"{NEGATIVE_LABEL} {_one_line(request.negative_prompt)}")
+        lines.append(f"{NEGATIVE_LABEL} {one_line(request.negative_prompt)}")
     lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in pairs))
     return "\n".join(lines)
 

@@ -147,7 +147,7 @@ class OutputWriter:
         init, flow = result.request.init, result.request.flow
         if flow == "upscale":  # never the name of the picture it came from
             subject = image.prompt if image.prompt.strip() else Path(init.source).stem
-            slug = slugify(f"{subject} upscaled {image.image.width}")
+            slug = slugify(f"{subject} upscaled {min(image.image.size)}")  # as --to says
         elif init is not None and not image.prompt.strip():  # variations
             slug = slugify(f"{Path(init.source).stem} {flow}")
         return {
