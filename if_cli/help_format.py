@@ -25,6 +25,7 @@ PANEL_ORDER = (
     "Models",
     "Device and memory",
     "Output",
+    "Exploring",
     "Batch and scripting",
 )
 OTHER = "Other options"

@@ -7,7 +7,6 @@ or transformers, so ``--help``, ``--version`` and argument errors answer at once
 from __future__ import annotations
 
 import os
-import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -24,9 +23,11 @@ from if_cli.commands.doctor import doctor
 from if_cli.commands.download import download
 from if_cli.commands.generate import generate
 from if_cli.commands.img2img import img2img
+from if_cli.commands.info import info
 from if_cli.commands.inpaint import inpaint
 from if_cli.commands.models import models_app
 from if_cli.commands.replay import replay
+from if_cli.commands.sheet import sheet
 from if_cli.commands.style import style
 from if_cli.commands.tokens import tokens
 from if_cli.commands.upscale import upscale
@@ -126,6 +127,8 @@ app.command(no_args_is_help=True)(style)
 app.command(no_args_is_help=True)(upscale)
 app.command()(download)
 app.command()(replay)
+app.command(no_args_is_help=True)(info)
+app.command(no_args_is_help=True)(sheet)
 app.command()(doctor)
 app.command()(tokens)
 app.add_typer(models_app, name="models")
@@ -141,14 +144,10 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
-def _one_line(text: str) -> str:
-    """A message as one line: newlines folded, other control characters shown escaped."""
-    text = re.sub(r"\s*[\r\n]+\s*", " ", text.strip())
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
-
-
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"if-cli: error: {_one_line(message)}\n")
+    from if_cli.progress import error_line
+
+    error_line(message)
     sys.exit(code)
 
 

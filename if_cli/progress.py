@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +82,15 @@ def library_notices(shown: bool) -> Iterator[None]:
 def say(message: str) -> None:
     """A status line on stderr (never stdout, which carries only data)."""
     sys.stderr.write(f"if-cli: {message}\n")
+    sys.stderr.flush()
+
+
+def error_line(message: object) -> None:
+    """``if-cli: error: …`` on stderr, as one line: newlines folded, other control
+    characters shown escaped (a file name cannot forge lines or move the cursor)."""
+    text = re.sub(r"\s*[\r\n]+\s*", " ", str(message).strip())
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+    sys.stderr.write(f"if-cli: error: {text}\n")
     sys.stderr.flush()
 
 

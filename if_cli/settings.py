@@ -284,6 +284,11 @@ def _check_toml_type(option: click.Option, value: Any, source: str) -> None:
         wanted, fits = "a number", whole or isinstance(value, float)
     elif annotation is str and option.name and option.name.endswith("steps"):
         wanted, fits = "a step count or a schedule name", isinstance(value, str) or whole
+    elif annotation is str and option.name == "seed":
+        wanted, fits = (
+            "a whole number (or a list or range as text)",
+            isinstance(value, str) or whole,
+        )
     elif (
         annotation is str
         or typing.get_origin(annotation) is typing.Literal

@@ -585,7 +585,9 @@ CASES: dict[str, Case] = {
         "generate", "x", "--guidance-scale", "1e308", says="from 0 to 1000, got 1e+308"
     ),
     "image is a device": case("upscale", "/dev/zero", says="image /dev/zero is a device"),
-    "config date": configured("date.toml", "--seed must be a whole number, got the date or"),
+    "config date": configured(
+        "date.toml", "--seed must be a whole number (or a list or range as text), got the date"
+    ),
     "config nested deep": configured("deep.toml", "not valid TOML: nested too deeply"),
     "config name number": configured("name-number.toml", "--name must be a string, got 5"),
     "config negative prompt number": configured(

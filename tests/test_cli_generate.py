@@ -167,7 +167,7 @@ def test_long_prompts_warn_on_stderr(cli: Cli, tmp_path: Path) -> None:
     )
     _ok(completed)
     assert "if-cli: warning: the prompt 'a red circle" in completed.stderr
-    assert "T5 tokens; T5 reads the first 77, so \"" in completed.stderr
+    assert 'T5 tokens; T5 reads the first 77, so "' in completed.stderr
 
 
 def test_offline_cache_miss_names_hf_hub_offline(cli: Cli, tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def test_a_run_without_seed_resumes_until_it_is_finished_then_asks_anew(
     assert first.returncode == 0, first.stderr
     seeds = _seeds(out)
     assert seeds == [seeds[0], seeds[0] + 1, seeds[0] + 2]
+    assert f"seed {seeds[0]} (drawn at random): the same command resumes" in first.stderr
     last = max(out.glob("*.png"))  # as if the run had been stopped before its last image
     last.unlink()
     last.with_suffix(".json").unlink()

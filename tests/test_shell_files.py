@@ -103,6 +103,8 @@ def test_completion_offers_commands_options_and_choices() -> None:
         "upscale",
         "download",
         "replay",
+        "info",
+        "sheet",
         "doctor",
         "tokens",
         "completion",

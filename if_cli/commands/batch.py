@@ -32,6 +32,7 @@ from if_cli.commands.early_warnings import warn_early
 from if_cli.commands.option_words import in_option_words
 from if_cli.commands.processes import current_share
 from if_cli.commands.prompt_file import ARGUMENT, PromptItem
+from if_cli.commands.seeds import parse_seeds
 from if_cli.engine.picture_sizes import plan_sizes
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import InvalidRequestError
@@ -69,6 +70,7 @@ class ImageJob:
     request: GenerationRequest  # the settings, for one image
     fingerprint: str
     run: RandomSeed | None = None  # set when the run's seed was not given
+    cell: dict[str, Any] | None = None  # the values --sweep gave this image
 
 
 @dataclass(frozen=True)
@@ -99,62 +101,104 @@ class Chunk:
 
 
 def plan_jobs(
-    items: list[PromptItem], options: Mapping[str, Any], build: RequestBuilder
+    items: list[PromptItem],
+    options: Mapping[str, Any],
+    build: RequestBuilder,
+    cells: list[dict[str, Any]] | None = None,
 ) -> list[ImageJob]:
-    """Jobs for every item, each validated (errors name the file and line).
+    """Jobs for every item, each validated (errors name the file and line), once for
+    each sweep cell in ``cells`` (the same seeds in every cell).
 
     Without a ``seed`` in ``options`` the base seed is the one an unfinished (or, for a
     prompt file, any) earlier run into ``options["out"]`` remembers, else a random one.
+    A list or range of seeds gives every prompt each of them.
     """
-    given = options.get("seed")
+    try:
+        given = parse_seeds(options.get("seed"))
+    except InvalidRequestError as error:
+        raise in_option_words(error) from error
+    listed = given if isinstance(given, tuple) else None
     requests = []
-    offset = 0
-    for item in items:
-        merged = line_shape({**options, **item.overrides}, item.overrides)
-        own = "seed" in item.overrides and item.overrides["seed"] is not None
-        seed = item.overrides["seed"] if own else (given or 0) + offset
-        try:
-            single = build({**merged, "prompt": item.prompt, "seed": seed})
-            single.validate()
-            if single.aspect or single.size or single.init:  # sizes the models cannot make
-                plan_sizes(single)
-        except InvalidRequestError as error:
-            worded = in_option_words(error, item.overrides)
-            if item.source == ARGUMENT:
-                raise worded from error
-            raise InvalidRequestError(f"{item.where}: {worded.message}", worded.hint) from error
-        requests.append((item, own, seed, single))
-        offset += single.num_images
-    warn_early([(item, single) for item, _, _, single in requests])
-    if offset > MAX_RUN_IMAGES:
+    count = 0
+    for cell in cells or [{}]:
+        offset = 0
+        for item in items:
+            single, own, seed = _checked(item, options, build, cell, listed, given, offset)
+            requests.append((item, own, seed, single, cell))
+            offset += single.num_images
+            count += single.num_images
+    warn_early([(item, single) for item, _, _, single, _ in requests])
+    if count > MAX_RUN_IMAGES:
         raise InvalidRequestError(
-            f"the run asks for {offset:,} images; one run makes at most {MAX_RUN_IMAGES:,}",
+            f"the run asks for {count:,} images; one run makes at most {MAX_RUN_IMAGES:,}",
             hint="split the prompts into several runs (each resumes on its own)",
         )
     run = None
     if given is None:
-        run = _random_seed(items, requests, offset, options)
+        run = _random_seed(items, [r[:4] for r in requests], count, options)
     base = run.seed if run else 0
     jobs: list[ImageJob] = []
-    for item, own, seed, single in requests:
+    for item, own, seed, single, cell in requests:
         first = seed if own else seed + base
-        for k in range(single.num_images):
+        seeds = listed if listed and not own else range(first, first + single.num_images)
+        for image_seed in seeds:
             request = dataclasses.replace(
-                single, num_images=1, seed=None, prompts=(item.prompt,), seeds=(first + k,)
+                single, num_images=1, seed=None, prompts=(item.prompt,), seeds=(image_seed,)
             )
             jobs.append(
                 ImageJob(
                     index=len(jobs),
                     prompt=item.prompt,
-                    seed=first + k,
+                    seed=image_seed,
                     name=item.overrides.get("name"),  # a line's own name; --name is the template
                     origin=None if item.source == ARGUMENT else item.where,
                     request=request,
-                    fingerprint=request.image_fingerprint(item.prompt, first + k),
+                    fingerprint=request.image_fingerprint(item.prompt, image_seed),
                     run=run,
+                    cell=cell or None,
                 )
             )
     return jobs
+
+
+def _checked(
+    item: PromptItem,
+    options: Mapping[str, Any],
+    build: RequestBuilder,
+    cell: dict[str, Any],
+    listed: tuple[int, ...] | None,
+    given: int | tuple[int, ...] | None,
+    offset: int,
+) -> tuple[GenerationRequest, bool, int]:
+    """One item's request in one sweep cell, validated; whether the line set its own
+    seed, and its first seed."""
+    overrides = {**item.overrides, **cell}
+    merged = line_shape({**options, **overrides}, overrides)
+    own = item.overrides.get("seed") is not None
+    if listed and not own:
+        if merged.get("num_images", 1) not in (1, len(listed)):
+            raise InvalidRequestError(
+                f"--num-images {merged['num_images']} and {len(listed)} listed seeds disagree",
+                hint="a list or range of seeds makes one image per seed for every prompt",
+            )
+        merged["num_images"] = len(listed)
+        seed = listed[0]
+    else:
+        seed = item.overrides["seed"] if own else (given or 0) + offset  # type: ignore[operator]
+    try:
+        single = build({**merged, "prompt": item.prompt, "seed": seed})
+        single.validate()
+        if single.aspect or single.size or single.init:  # sizes the models cannot make
+            plan_sizes(single)
+    except InvalidRequestError as error:
+        worded = in_option_words(error, item.overrides)
+        if cell:
+            sweep = ", ".join(f"{key}={value}" for key, value in cell.items())
+            worded = InvalidRequestError(f"--sweep {sweep}: {worded.message}", worded.hint)
+        if item.source == ARGUMENT:
+            raise worded from error
+        raise InvalidRequestError(f"{item.where}: {worded.message}", worded.hint) from error
+    return single, own, seed
 
 
 def _random_seed(

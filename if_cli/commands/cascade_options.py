@@ -143,8 +143,11 @@ def with_options(*groups: list[inspect.Parameter]) -> Callable[[Command], Comman
 
         @functools.wraps(function)
         def command(click_context: typer.Context, **values: Any) -> Any:
-            values = shape_settings(values, typed_by_user(click_context))
-            return function(**preset_filled(values, set_by_user(click_context)))
+            from if_cli.commands.from_record import merge_recorded
+
+            typed = typed_by_user(click_context)
+            values = preset_filled(shape_settings(values, typed), set_by_user(click_context))
+            return function(**merge_recorded(values, typed))
 
         context = _param("click_context", typer.Context, None)
         command.__signature__ = inspect.Signature([context, *params])  # type: ignore[attr-defined]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from if_cli.commands.cascade_options import cascade_parameters, run_parameters, with_options
+from if_cli.commands.options import PROMPT_PANEL
 from if_cli.errors import InvalidRequestError
 
 BATCH_PANEL = "Batch and scripting"
+EXPLORE_PANEL = "Exploring"
 
 
 @with_options(cascade_parameters("generate", (1, 2, 3)), run_parameters())
@@ -33,6 +36,56 @@ def generate(
             show_default=False,
         ),
     ] = None,
+    from_image: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Take every setting of this picture (an if-cli PNG or sidecar, or a PNG "
+            "with an A1111 parameters chunk): prompt, seed, stages, steps, guidance, models; "
+            "any option given here overrides it.",
+            metavar="IMAGE",
+            rich_help_panel=PROMPT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sweep",
+            help="Run the prompts once per value: KEY=V1,V2,… (guidance, steps, "
+            "stage-2-noise-level …); several make a grid. Sidecars record each cell.",
+            metavar="KEY=V,…",
+            rich_help_panel=EXPLORE_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            help="Of the prompts {a|b} wildcards make, draw N at random instead of all.",
+            metavar="N",
+            rich_help_panel=EXPLORE_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    sample_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-seed",
+            help="Seed of the --sample draw (random and printed when not given).",
+            rich_help_panel=EXPLORE_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    sheet: Annotated[
+        bool,
+        typer.Option(
+            "--sheet",
+            help="Also write a contact sheet of the run's pictures (sheet.png in --out).",
+            rich_help_panel=EXPLORE_PANEL,
+        ),
+    ] = False,
     keep_going: Annotated[
         bool,
         typer.Option(
@@ -79,6 +132,8 @@ def generate(
     from if_cli.commands.cascade_options import request_from_options
     from if_cli.commands.prompt_file import ARGUMENT, PromptItem, read_prompt_file
     from if_cli.commands.run import RunOptions, run_jobs
+    from if_cli.commands.sweeps import grid, parse_sweeps
+    from if_cli.commands.wildcards import expand_items
 
     if (prompt is None) == (prompts is None):
         raise InvalidRequestError("give either a PROMPT or --prompts FILE")
@@ -89,7 +144,9 @@ def generate(
             f"--embedding-cache-gib must be 0 or more, got {embedding_cache_gib}"
         )
     items = [PromptItem(ARGUMENT, 0, prompt)] if prompt is not None else read_prompt_file(prompts)  # type: ignore[arg-type]
-    jobs = plan_jobs(items, options, request_from_options)
+    items = expand_items(items, sample, _sample_seed(sample, sample_seed, options["quiet"]))
+    cells = grid(parse_sweeps(sweep)) if sweep else None
+    jobs = plan_jobs(items, options, request_from_options, cells)
     run_jobs(
         jobs,
         RunOptions.from_options(
@@ -100,3 +157,34 @@ def generate(
             embedding_cache_gib=embedding_cache_gib,
         ),
     )
+    if sheet and not options["dry_run"]:
+        _write_sheet(jobs, options["out"])
+
+
+def _sample_seed(sample: int | None, seed: int | None, quiet: bool) -> int | None:
+    """The seed of a ``--sample`` draw: the one given, or a random one, said on stderr."""
+    if sample is None:
+        return None
+    if sample < 1:
+        raise InvalidRequestError(f"--sample must be at least 1, got {sample}")
+    if seed is None:
+        import secrets
+
+        from if_cli.progress import say
+
+        seed = secrets.randbelow(2**32)
+        if not quiet:
+            say(f"--sample {sample}: drawn with --sample-seed {seed} (give it to draw the same)")
+    return seed
+
+
+def _write_sheet(jobs: list[Any], out: Path) -> None:
+    """A contact sheet of the run's pictures, made now or found already made."""
+    from if_cli.commands.batch import scan_folder
+    from if_cli.output.sheet import draw_sheet, tiles_of
+    from if_cli.progress import say
+
+    finished = scan_folder(out, quiet=True).images
+    pictures = [finished[job.fingerprint].path for job in jobs if job.fingerprint in finished]
+    if pictures:
+        say(f"contact sheet: {draw_sheet(tiles_of(pictures), out / 'sheet.png')}")

@@ -66,12 +66,14 @@ NegativePrompt = Annotated[
     ),
 ]
 Seed = Annotated[
-    int | None,
+    str | None,
     typer.Option(
         "--seed",
         "-s",
-        help="Seed of the first image; image i uses seed + i. "
-        "Random when not given, and kept in the sidecars: the same command resumes.",
+        help="Seed of the first image (image i uses seed + i), or a list 1,5,9 or range "
+        "10-17 that every prompt gets. Random when not given, and kept in the sidecars: "
+        "the same command resumes.",
+        metavar="SEED",
         rich_help_panel=PROMPT_PANEL,
     ),
 ]

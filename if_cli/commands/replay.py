@@ -37,34 +37,21 @@ def _model(side: dict[str, Any], stage: int, settings: dict[str, Any]) -> str:
 
 
 def sidecar_of_picture(picture: Path) -> Path:
-    """The sidecar written with ``picture``: ``NAME.json`` beside ``NAME.png``, or the
-    ``NAME-xxxx.json`` that names it (when another file had taken ``NAME.json``)."""
-    from glob import escape
-
-    from if_cli.output.metadata import read_sidecar
-    from if_cli.schema import SchemaError
-    from if_cli.untrusted import UnreadableFile
+    """The sidecar written with ``picture`` (see ``read_back.sidecar_of_picture``)."""
+    from if_cli.output.read_back import sidecar_of_picture as found_beside
 
     if not picture.is_file():
         raise InvalidRequestError(
             f"{picture} does not exist" if not picture.exists() else f"{picture} is not a file"
         )
-    beside = [
-        picture.with_suffix(".json"),
-        *sorted(picture.parent.glob(f"{escape(picture.stem)}-*.json")),
-    ]
-    for candidate in beside:
-        try:
-            files = read_sidecar(candidate)["image"]["files"]
-        except (UnreadableFile, SchemaError):
-            continue
-        if picture.name in files.values():
-            return candidate
-    raise InvalidRequestError(
-        f"{picture} has no if-cli sidecar beside it ({picture.with_suffix('.json').name})",
-        hint="replay needs the NAME.json written with the image "
-        "(images made with --no-metadata have none)",
-    )
+    sidecar = found_beside(picture)
+    if sidecar is None:
+        raise InvalidRequestError(
+            f"{picture} has no if-cli sidecar beside it ({picture.with_suffix('.json').name})",
+            hint="replay needs the NAME.json written with the image "
+            "(images made with --no-metadata have none)",
+        )
+    return sidecar
 
 
 def options_from_sidecar(path: Path, stages: int | None) -> dict[str, Any]:

@@ -129,6 +129,8 @@ def _report(
         "stages": stages,
         "timings_s": timings,
     }
+    if job.cell:
+        record["cell"] = job.cell
     text = json.dumps(record, ensure_ascii=False)
     if _UNDECODED.search(text):  # a path whose bytes are not UTF-8: JSON must be Unicode
         text = json.dumps(record)  # \udcff escapes: valid JSON that keeps every byte
@@ -168,6 +170,7 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
     run = mine[0].run if mine else None
     if run is not None and run.resumed and not quiet:
         say(f"seed {run.seed}, from the earlier run in {options.out} (--seed N starts anew)")
+
     if not options.overwrite:
         done = scan_folder(options.out).images
         todo = [job for job in mine if job.fingerprint not in done]
@@ -223,6 +226,11 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
             f"{counts['written']} image(s) written{by}, {counts['skipped']} skipped, "
             f"{counts['failed']} failed in {time.time() - started:.1f} s → {options.out}"
         )
+        if run is not None and not run.resumed and counts["written"]:
+            say(
+                f"seed {run.seed} (drawn at random): the same command resumes this run; "
+                f"--seed {run.seed} makes these images again anywhere"
+            )
     if counts["failed"]:
         raise SomeItemsFailed(
             f"{counts['failed']} of {counts['todo']} image(s) failed; the rest are written",
@@ -267,7 +275,9 @@ def _make_chunk(
             not_written: list[ImageNotWritten] = not_written,
         ) -> None:
             job = part.jobs[image.index]
-            label = ImageLabel(job.index, job.name, job.fingerprint, job.origin, _run_record(job))
+            label = ImageLabel(
+                job.index, job.name, job.fingerprint, job.origin, _run_record(job), job.cell
+            )
             with stops_wait():  # a stop waits until the image is written and reported
                 try:
                     written = writer.write(so_far, image, label)

@@ -36,6 +36,7 @@ class ImageLabel:
     fingerprint: str | None = None
     origin: str | None = None
     run: dict[str, Any] | None = None  # a run without --seed: its key and base seed
+    cell: dict[str, Any] | None = None  # the values --sweep gave this image
 
 
 SIDECAR_SCHEMA = 1
@@ -252,6 +253,7 @@ def sidecar(
             "origin": label.origin,
             "fingerprint": label.fingerprint,
             "run": label.run,
+            "cell": label.cell,
             "prompt": image.prompt,
             "negative_prompt": request.negative_prompt,
             "seed": image.seed,
