@@ -85,12 +85,16 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
+def printable_line(text: str) -> str:
+    """``text`` as one line a terminal shows as it is: line breaks folded, other control
+    characters escaped (a file's text cannot forge lines, move the cursor or recolour)."""
+    text = re.sub(r"\s*[\r\n\u2028\u2029\x85]+\s*", " ", str(text).strip())
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], text)
+
+
 def error_line(message: object) -> None:
-    """``if-cli: error: …`` on stderr, as one line: newlines folded, other control
-    characters shown escaped (a file name cannot forge lines or move the cursor)."""
-    text = re.sub(r"\s*[\r\n]+\s*", " ", str(message).strip())
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
-    sys.stderr.write(f"if-cli: error: {text}\n")
+    """``if-cli: error: …`` on stderr, as one printable line."""
+    sys.stderr.write(f"if-cli: error: {printable_line(str(message))}\n")
     sys.stderr.flush()
 
 

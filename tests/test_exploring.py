@@ -28,9 +28,15 @@ def test_seeds_are_a_first_seed_a_list_or_a_range() -> None:
     assert parse_seeds("1,5,9") == (1, 5, 9)
     assert parse_seeds("10-13") == (10, 11, 12, 13)
     assert parse_seeds(" 1, 4-5 ") == (1, 4, 5)
-    for bad, words in {"17-10": "runs backwards; write 10-17", "1,,2": "or a range",
-                       "-3": "must be from 0", "0-99999": "more than 10000 seeds",
-                       "٣": "must be a whole number"}.items():  # fmt: skip
+    refused = {
+        "17-10": "runs backwards; write 10-17",
+        "1,,2": "or a range",
+        "-3": "must be from 0",
+        "0-99999": "more than 10000 seeds",
+        "٣": "must be a whole number",
+        "1,2,1": "seed 1 more than once",
+    }
+    for bad, words in refused.items():
         with pytest.raises(BadFieldError, match=words):
             parse_seeds(bad)
 
@@ -69,6 +75,12 @@ def test_wildcards_expand_to_every_combination_or_a_seeded_sample(tmp_path: Path
         expand_items([PromptItem("queue.txt", 4, "a {|} star")])
     with pytest.raises(InvalidRequestError, match="make 1,048,576 prompts"):
         expand_items([PromptItem(ARGUMENT, 0, "{a|b|c|d}" * 10)])
+    with pytest.raises(InvalidRequestError, match="cannot be nested"):
+        expand_items([PromptItem(ARGUMENT, 0, "a {red|{green|blue}} x")])
+    with pytest.raises(InvalidRequestError, match="make only 4 prompt"):
+        expand_items([line], sample=5, sample_seed=1)
+    with pytest.raises(InvalidRequestError, match="no prompt has any"):
+        expand_items([PromptItem(ARGUMENT, 0, "a star")], sample=2, sample_seed=1)
 
 
 def test_a_sheet_follows_the_sweep_rows_per_prompt_and_seed_columns_per_value() -> None:
@@ -110,6 +122,10 @@ def test_wildcards_seeds_and_a_sweep_make_a_grid_with_its_sheet_and_resume(
     again = cli(*args)
     assert again.returncode == 0, again.stderr
     assert all(json.loads(line)["skipped"] for line in again.stdout.splitlines())
+
+    idle = cli("generate", "a circle", *DRAFT, "--sweep", "stage_2_steps=1,2", "--dry-run")
+    assert idle.returncode == 2
+    assert "--sweep stage_2_steps=2: makes the same images as another cell" in idle.stderr
 
 
 def test_generate_from_a_picture_makes_it_again_and_takes_changes(cli: Cli, tmp_path: Path) -> None:

@@ -103,3 +103,24 @@ def test_info_reads_if_clis_own_pictures_fast_and_exits_2_for_the_unreadable(
     ]
     as_json = cli("info", "--json", str(png.with_suffix(".json")))
     assert json.loads(as_json.stdout)["settings"]["aspect"] == "2:1"
+
+
+def test_text_from_a_picture_cannot_write_to_the_terminal(tmp_path: Path) -> None:
+    from if_cli.commands.info import _text
+
+    hostile = _png_with(tmp_path / "h.png", parameters="evil \x1b[31mRED\x07\r\nfake: line")
+    shown = _text(read_back(hostile))
+    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b[31mRED\\x07" in shown
+    assert "  prompt: evil \\x1b[31mRED\\x07 fake: line" in shown.splitlines()
+
+
+def test_a_sheet_of_something_that_is_not_a_picture_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    from if_cli.output.sheet import draw_sheet, tiles_of
+
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(InvalidRequestError, match="not an image file Pillow can read"):
+        draw_sheet(tiles_of([text]), tmp_path / "sheet.png")
+    assert not (tmp_path / "sheet.png").exists()

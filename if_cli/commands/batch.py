@@ -133,6 +133,8 @@ def plan_jobs(
             f"the run asks for {count:,} images; one run makes at most {MAX_RUN_IMAGES:,}",
             hint="split the prompts into several runs (each resumes on its own)",
         )
+    if cells and len(cells) > 1:
+        _check_cells_differ(requests)
     run = None
     if given is None:
         run = _random_seed(items, [r[:4] for r in requests], count, options)
@@ -159,6 +161,22 @@ def plan_jobs(
                 )
             )
     return jobs
+
+
+def _check_cells_differ(requests: list[Any]) -> None:
+    """Two sweep cells that make the same images (a value given twice, or a setting the
+    stages that run never use) are a mistake, not a comparison."""
+    seen: dict[str, dict[str, Any]] = {}
+    for item, _own, seed, single, cell in requests:
+        identity = single.image_fingerprint(item.prompt, seed)
+        other = seen.setdefault(identity, cell)
+        if other is not cell:
+            shown = ", ".join(f"{k}={cell[k]}" for k in cell if cell[k] != other.get(k))
+            raise InvalidRequestError(
+                f"--sweep {shown or cell}: makes the same images as another cell",
+                hint="sweep a setting the stages that run use (stage 2 settings need "
+                "--stages 2 or 3), each value once",
+            )
 
 
 def _checked(

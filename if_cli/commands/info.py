@@ -78,7 +78,7 @@ def _shown(key: str, value: Any) -> str:
 
 def _text(record: Any) -> str:
     """A block of ``key: value`` lines, the file first."""
-    from if_cli.output.metadata import one_line
+    from if_cli.progress import printable_line as one_line
 
     where = "" if record.read_from == record.file else f" (from {record.read_from})"
     lines = [f"{record.file}{where}", f"  record: {record.source}"]

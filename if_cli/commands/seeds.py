@@ -32,6 +32,9 @@ def parse_seeds(value: object) -> Seeds:
             seeds.append(_seed(part, text))
         if len(seeds) > MAX_NUM_IMAGES:
             raise BadFieldError("seed", f"lists more than {MAX_NUM_IMAGES} seeds")
+    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if twice:
+        raise BadFieldError("seed", f"lists seed {twice[0]} more than once, got {text!r}")
     return tuple(seeds)
 
 

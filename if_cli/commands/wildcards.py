@@ -8,6 +8,7 @@ names the prompt file's line.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 from dataclasses import replace
@@ -35,6 +36,11 @@ def expand_items(
     """Each item once per expansion of its prompt (or ``sample`` random expansions)."""
     rng = random.Random(sample_seed)
     expanded: list[PromptItem] = []
+    if sample is not None and not any(_has_wildcards(item.prompt) for item in items):
+        raise InvalidRequestError(
+            "--sample draws from wildcards, and no prompt has any",
+            hint="write choices as {red|green|blue}",
+        )
     for item in items:
         try:
             choices = _choices(item.prompt)
@@ -46,25 +52,48 @@ def expand_items(
             expanded.append(item)
             continue
         pieces = GROUP.split(item.prompt)  # text, group, text, group, … text
+        count = math.prod(len(options) for options in choices)
         if sample is None:
-            count = 1
-            for options in choices:
-                count *= len(options)
             if count > MAX_EXPANSION:
                 raise InvalidRequestError(
                     f"the wildcards make {count:,} prompts", hint="draw some with --sample N"
                 )
             combos = list(itertools.product(*choices))
-        else:
-            combos = [tuple(rng.choice(options) for options in choices) for _ in range(sample)]
+        elif sample > count:
+            raise InvalidRequestError(
+                f"--sample {sample}, but the wildcards make only {count} prompt(s)",
+                hint="drop --sample to make them all",
+            )
+        else:  # distinct combinations, drawn without materialising them all
+            combos = [_combination(choices, index) for index in rng.sample(range(count), sample)]
         for combo in combos:
             text = "".join(piece if i % 2 == 0 else combo[i // 2] for i, piece in enumerate(pieces))
             expanded.append(replace(item, prompt=text))
     return expanded
 
 
+def _combination(choices: list[list[str]], index: int) -> tuple[str, ...]:
+    """Combination number ``index`` of ``itertools.product(*choices)``."""
+    picked = []
+    for options in reversed(choices):
+        index, place = divmod(index, len(options))
+        picked.append(options[place])
+    return tuple(reversed(picked))
+
+
+def _has_wildcards(prompt: str) -> bool:
+    return any(_is_wildcard(group) for group in GROUP.findall(prompt))
+
+
 def _choices(prompt: str) -> list[list[str]]:
     """The options of each wildcard group in ``prompt`` (none without groups)."""
+    depth = 0
+    for character in prompt:
+        depth += {"{": 1, "}": -1}.get(character, 0)
+        if depth > 1 and "|" in prompt:
+            raise InvalidRequestError(
+                "wildcards cannot be nested ({a|{b|c}}): write {a|b|c}",
+            )
     groups = GROUP.findall(prompt)
     if not any(_is_wildcard(group) for group in groups):
         return []

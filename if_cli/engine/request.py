@@ -226,7 +226,7 @@ class GenerationRequest:
         _check_int("last_stage", self.last_stage, minimum=1, maximum=3)
         _validate_flow(self)
         if self.seed is not None:
-            _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED - self.total_images)
+            _check_int("seed", self.seed, minimum=0, maximum=MAX_SEED - self.total_images + 1)
         if self.seeds is not None:
             if len(self.seeds) != len(self.prompts) or self.num_images != 1:
                 raise InvalidRequestError("seeds needs one seed per prompt and num_images 1")

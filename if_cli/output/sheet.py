@@ -162,8 +162,9 @@ def _thumbnail(path: Path) -> Any:
     enlarged by whole pixels so that it stays crisp."""
     from PIL import Image
 
-    with Image.open(path) as picture:
-        picture = picture.convert("RGB")
+    from if_cli.engine.image_input import read_picture
+
+    picture, _ = read_picture(str(path), what="picture")  # bounded, checked, upright RGB
     scale = TILE / max(picture.size)
     if scale < 1:
         picture.thumbnail((TILE, TILE))
