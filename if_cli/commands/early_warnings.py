@@ -26,6 +26,8 @@ def warn_demo_shape(requests: Iterable[GenerationRequest]) -> None:
     from if_cli.progress import warn
 
     for request in requests:
+        if not (request.aspect or request.size or request.init):
+            continue  # square: nothing to look up
         demo = any(shipped_model_path(request.stage_options(n).model) for n in request.stages())
         if not demo:
             continue

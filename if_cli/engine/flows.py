@@ -88,7 +88,6 @@ FLOWS: dict[str, FlowSpec] = {
 # The side of the low-resolution picture each upscaling stage takes in IF: stage II turns
 # 64 px into 256 px, the x4 upscaler 256 px into 1024 px.
 LOW_RES_SIDE = {2: 64, 3: 256}
-SR_FACTOR = 4  # IF-II and the x4 upscaler both make pictures four times as wide
 
 
 def pipeline_name(flow: str, stage: int) -> str:
