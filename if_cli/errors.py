@@ -101,6 +101,13 @@ class DoctorFoundProblems(IFCliError):
     exit_code = 9
 
 
+class WorkerError(IFCliError):
+    """The worker (``if-cli serve``) cannot start (its socket), cannot be reached, or
+    stopped in the middle of a job; images finished before are kept."""
+
+    exit_code = 11
+
+
 class SomeItemsFailed(IFCliError):
     """With --keep-going: the run finished, but some images failed."""
 
@@ -163,6 +170,7 @@ EXIT_CODES: dict[int, str] = {
     NetworkError.exit_code: "the hub cannot be reached",
     DoctorFoundProblems.exit_code: "`if-cli doctor` found a problem that stops generation",
     SomeItemsFailed.exit_code: "with --keep-going: some images failed, the others are written",
+    WorkerError.exit_code: "the worker (if-cli serve) cannot start, be reached, or stopped mid-job",
     HungUp.exit_code: "hung up (SIGHUP: the terminal or session closed)",
     InterruptedByUser.exit_code: "interrupted (Ctrl-C, SIGINT)",
     StdoutClosed.exit_code: "stdout was closed or its reader went away (broken pipe)",

@@ -27,6 +27,7 @@ from if_cli.commands.info import info
 from if_cli.commands.inpaint import inpaint
 from if_cli.commands.models import models_app
 from if_cli.commands.replay import replay
+from if_cli.commands.serve import serve
 from if_cli.commands.sheet import sheet
 from if_cli.commands.style import style
 from if_cli.commands.tokens import tokens
@@ -131,6 +132,7 @@ app.command(no_args_is_help=True)(info)
 app.command(no_args_is_help=True)(sheet)
 app.command()(doctor)
 app.command()(tokens)
+app.command()(serve)
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
 app.command()(completion)

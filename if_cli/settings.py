@@ -35,12 +35,21 @@ MAX_CONFIG_BYTES = 1024**2
 OTHER_VARIABLES = {
     CONFIG_ENV,
     "IF_CLI_DEBUG",
+    "IF_CLI_API_KEY",  # a secret: read by serve --api-key and by clients, never stored
     fault_points.FAULT_VARIABLE,
     fault_points.RELEASE_VARIABLE,
 }
 # Options that make no sense as stored defaults: the CLI's own switches, a dry run that
 # would silently do nothing, and the hub token (a secret: HF_TOKEN or `hf auth login`).
-NOT_SETTINGS = {"help", "version", "install_completion", "show_completion", "dry_run", "token"}
+NOT_SETTINGS = {
+    "help",
+    "version",
+    "install_completion",
+    "show_completion",
+    "dry_run",
+    "token",
+    "api_key",
+}
 NOT_CONFIGURED_COMMANDS = ("config",)
 
 log = logging.getLogger("if_cli")

@@ -37,3 +37,18 @@ def parse_bytes(text: str) -> int:
     if count <= 0:
         raise ValueError(f"{text!r} is no memory at all")
     return count
+
+
+_DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>s|m|min|h)?\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """``"90s"`` → 90; ``"15m"`` → 900; ``"2h"`` → 7200; a bare number is seconds.
+
+    Raises ValueError with a message fit to show.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration; write it like 90s, 15m or 2h")
+    return float(match["number"]) * _SECONDS[(match["unit"] or "").lower()]

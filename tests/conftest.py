@@ -23,6 +23,9 @@ atexit.register(shutil.rmtree, _ISOLATED_HOME, ignore_errors=True)
 os.environ["HOME"] = str(_ISOLATED_HOME)
 os.environ["HF_HOME"] = str(_ISOLATED_HOME / "hf")
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Where `--worker auto` looks for a worker: never the developer's own running one.
+os.environ["XDG_RUNTIME_DIR"] = str(_ISOLATED_HOME / "run")
+(_ISOLATED_HOME / "run").mkdir(mode=0o700)
 os.environ.pop("HF_HUB_CACHE", None)
 os.environ.pop("HF_TOKEN", None)
 

@@ -352,7 +352,7 @@ CASES: dict[str, Case] = {
         "generate", "x", "--chunk-size", "0", says="--chunk-size must be at least"
     ),
     "cache size negative": case(
-        "generate", "x", "--embedding-cache-gib", "-1", says="--embedding-cache-gib must be 0"
+        "generate", "x", "--embedding-cache-gib", "-1", says="--embedding-cache-gib must be from 0"
     ),
     "noise level high": case(
         "generate", "x", "--stage-2-noise-level", "1000", says="--stage-2-noise-level must"

@@ -107,6 +107,7 @@ def test_completion_offers_commands_options_and_choices() -> None:
         "sheet",
         "doctor",
         "tokens",
+        "serve",
         "completion",
         "models",
         "config",

@@ -110,7 +110,11 @@ def shape_parameters() -> list[inspect.Parameter]:
 
 
 def run_parameters() -> list[inspect.Parameter]:
-    return [_param("dry_run", opt.DryRun, False), _param("quiet", opt.Quiet, False)]
+    return [
+        _param("dry_run", opt.DryRun, False),
+        _param("quiet", opt.Quiet, False),
+        _param("worker", opt.Worker, "auto"),
+    ]
 
 
 def cascade_parameters(

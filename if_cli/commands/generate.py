@@ -139,9 +139,11 @@ def generate(
         raise InvalidRequestError("give either a PROMPT or --prompts FILE")
     if chunk_size < 1:
         raise InvalidRequestError(f"--chunk-size must be at least 1, got {chunk_size}")
-    if not 0 <= embedding_cache_gib < float("inf"):
+    from if_cli.engine.embedding_cache import MAX_CACHE_GIB
+
+    if not 0 <= embedding_cache_gib <= MAX_CACHE_GIB:
         raise InvalidRequestError(
-            f"--embedding-cache-gib must be 0 or more, got {embedding_cache_gib}"
+            f"--embedding-cache-gib must be from 0 to {MAX_CACHE_GIB}, got {embedding_cache_gib}"
         )
     items = [PromptItem(ARGUMENT, 0, prompt)] if prompt is not None else read_prompt_file(prompts)  # type: ignore[arg-type]
     items = expand_items(items, sample, _sample_seed(sample, sample_seed, options["quiet"]))

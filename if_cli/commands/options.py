@@ -290,6 +290,16 @@ Watermark = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
+Worker = Annotated[
+    str,
+    typer.Option(
+        "--worker",
+        metavar="auto|off|ADDRESS",
+        help="Run on a warm worker (if-cli serve): auto uses yours when one runs, else runs "
+        "here; off never does; or a socket path or http://HOST:PORT (key in IF_CLI_API_KEY).",
+        rich_help_panel=PLACEMENT_PANEL,
+    ),
+]
 DryRun = Annotated[
     bool,
     typer.Option(

@@ -181,6 +181,7 @@ def replay(
     name: opt.NameTemplate = DEFAULT_TEMPLATE,
     json_output: Annotated[bool, typer.Option("--json", help="JSON per image on stdout.")] = False,
     quiet: opt.Quiet = False,
+    worker: opt.Worker = "auto",
 ) -> None:
     """Make again the image a sidecar describes (same pixels on the same device and
     dtype), or continue it to a later stage."""
@@ -188,5 +189,8 @@ def replay(
 
     jobs = replay_jobs(sidecar, stages)
     run_jobs(
-        jobs, RunOptions(out=out, name=name, quiet=quiet, json_output=json_output, overwrite=True)
+        jobs,
+        RunOptions(
+            out=out, name=name, quiet=quiet, json_output=json_output, overwrite=True, worker=worker
+        ),
     )

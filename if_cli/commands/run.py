@@ -43,7 +43,9 @@ from if_cli.streams import emit, require_stdout
 
 if TYPE_CHECKING:
     from if_cli.engine.cascade import Engine
+    from if_cli.engine.events import ProgressCallback
     from if_cli.output.writer import OutputWriter, WrittenImage
+    from if_cli.worker.client import WorkerEngine, WorkerEngineFactory
 
 
 _UNDECODED = re.compile("[\ud800-\udfff]")
@@ -62,6 +64,7 @@ class RunOptions:
     embedding_cache: bool = True
     embedding_cache_gib: float = 2.0
     metadata: bool = True  # False: PNGs without text chunks, and no sidecars
+    worker: str = "auto"  # --worker: auto, off, or a worker's address
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], **batch: Any) -> RunOptions:
@@ -74,6 +77,7 @@ class RunOptions:
             json_output=options["json_output"],
             overwrite=options["overwrite"],
             metadata=options["metadata"],
+            worker=options.get("worker", "auto"),
             **batch,
         )
 
@@ -155,7 +159,10 @@ def _output_folder(options: RunOptions) -> Iterator[None]:
 
 def run_jobs(jobs: list[ImageJob], options: RunOptions) -> None:
     """Check names and stdout, skip finished jobs, then make and report the rest."""
+    from if_cli.worker.address import worker_setting
+
     validate_template(options.name)
+    worker_setting(options.worker)  # a typo fails now, not after the plan
     require_stdout()
     with _output_folder(options):
         _run(jobs, options)
@@ -188,18 +195,15 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
         seed = f" (seed {run.seed}, from the earlier run)" if run and run.resumed else ""
         emit(f"# nothing to make: all {len(mine)} image(s) are already in {options.out}{seed}")
 
-    from if_cli.engine.cascade import Engine
-    from if_cli.engine.embedding_cache import EmbeddingCache
     from if_cli.output.writer import OutputWriter
 
-    cache = None
-    if options.embedding_cache:
-        cache = EmbeddingCache(max_bytes=int(options.embedding_cache_gib * 1024**3))
+    local = options.dry_run or share.count > 1 or not chunks
+    worker = None if local else _worker(options, quiet)
     writer = OutputWriter(options.out, options.name, options.metadata)
     tally = _Tally()
     with (
         progress_reporter(quiet) as on_progress,
-        Engine(on_progress=on_progress, embedding_cache=cache, warn_long_prompts=False) as engine,
+        _engine(options, on_progress, worker, quiet) as engine,
     ):
         for number, chunk in enumerate(chunks, start=1):
             if options.dry_run:
@@ -238,6 +242,37 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
         )
 
 
+def _worker(options: RunOptions, quiet: bool) -> WorkerEngineFactory | None:
+    """The worker ``--worker`` picks, checked, or None to run in this process."""
+    from if_cli.worker.client import connect
+
+    return connect(options.worker, on_notice=None if quiet else say)
+
+
+def _engine(
+    options: RunOptions,
+    on_progress: ProgressCallback,
+    worker: WorkerEngineFactory | None,
+    quiet: bool,
+) -> Engine | WorkerEngine:
+    """The engine of this run: a worker's when there is one, else one in this process;
+    both make the same bytes, and the files are written here either way."""
+    if worker is not None:
+        return worker.engine(
+            on_progress=on_progress,
+            on_notice=None if quiet else say,
+            embedding_cache=options.embedding_cache,
+            embedding_cache_gib=options.embedding_cache_gib,
+        )
+    from if_cli.engine.cascade import Engine
+    from if_cli.engine.embedding_cache import EmbeddingCache
+
+    cache = None
+    if options.embedding_cache:
+        cache = EmbeddingCache(max_bytes=int(options.embedding_cache_gib * 1024**3))
+    return Engine(on_progress=on_progress, embedding_cache=cache, warn_long_prompts=False)
+
+
 @dataclass
 class _Tally:
     """Images written and failed so far, and the batch size an out-of-memory lowered."""
@@ -248,7 +283,11 @@ class _Tally:
 
 
 def _make_chunk(
-    engine: Engine, chunk: Chunk, writer: OutputWriter, options: RunOptions, tally: _Tally
+    engine: Engine | WorkerEngine,
+    chunk: Chunk,
+    writer: OutputWriter,
+    options: RunOptions,
+    tally: _Tally,
 ) -> None:
     """Make and write one chunk's images.
 

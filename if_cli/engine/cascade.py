@@ -150,7 +150,7 @@ class Engine:
         """``warn_long_prompts``: log a warning for each prompt T5 cannot read whole (a
         caller that reports them itself, with their prompt-file lines, turns it off)."""
         self._report = on_progress or ignore_progress
-        self._embedding_cache = embedding_cache
+        self.embedding_cache = embedding_cache  # may be swapped between requests
         self._warn_long_prompts = warn_long_prompts
         self._resident: dict[tuple[Any, ...], Any] = {}
         self._watermarkers: dict[str, Any] = {}
@@ -284,7 +284,7 @@ class Engine:
             for count in counts.values():
                 if count.over:
                     log.warning("the prompt %r is %s", shorten(count.prompt, 60), count.problem())
-        cache = self._embedding_cache
+        cache = self.embedding_cache
         encoder = encoder_identity(work.prepared.footprint("text"))
         keys = (
             {text: cache.key(encoder, plan.dtype, plan.device, text) for text in texts}

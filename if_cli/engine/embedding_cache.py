@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("if_cli")
 
 DEFAULT_MAX_BYTES = 2 * GIB
+MAX_CACHE_GIB = 1024
+"""A cap past any disk (and past what a byte count can hold when written as GiB)."""
 
 
 def default_folder() -> Path:

@@ -78,7 +78,7 @@ def resolve_model(ref: str) -> ModelSource:
     if shipped is not None:
         return _check_index(ModelSource(ref=ref, path=shipped))
     expanded = Path(os.path.expanduser(ref))
-    if expanded.is_dir():
+    if _is_folder(expanded):
         return _check_index(_local(ref, expanded))
     if ref in MODEL_ALIASES:
         return _check_index(_from_hub_cache(MODEL_ALIASES[ref], ref))
@@ -88,6 +88,15 @@ def resolve_model(ref: str) -> ModelSource:
             hint="give a folder in the diffusers layout or a hub id such as DeepFloyd/IF-I-XL-v1.0",
         )
     return _check_index(_from_hub_cache(ref, ref))
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; a path no file system takes (a name over 255 bytes,
+    a NUL) is none."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def find_models(refs: dict[int, str]) -> tuple[dict[int, ModelSource], dict[int, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -44,3 +44,4 @@ class GenerationResult:
     images: list[GeneratedImage]
     timings: dict[str, StageTiming]
     sizes: dict[int, Size] = field(default_factory=dict)  # each stage's output size
+    worker: dict[str, Any] | None = None  # the worker that ran it (if-cli serve), if any

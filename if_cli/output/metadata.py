@@ -8,6 +8,7 @@ and tools show it. The sidecar holds everything needed to make the image again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import platform
 import re
@@ -221,6 +222,12 @@ def checked_sidecar(data: Any) -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, str | None]:
+    return dict(_library_versions())
+
+
+@functools.cache
+def _library_versions() -> dict[str, str | None]:
+    """The versions of what made an image (read once: a worker's client asks twice)."""
     found: dict[str, str | None] = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -240,6 +247,15 @@ def sidecar(
     """Everything needed to reproduce one image, as JSON-ready data."""
     request = result.request
     plan = result.plan
+    runtime: dict[str, Any] = {
+        "device": plan.device,
+        "dtype": plan.dtype,
+        "offload": plan.offload,
+        "offload_reason": plan.reason,
+        "versions": library_versions(),
+    }
+    if result.worker is not None:  # made by `if-cli serve`, written by the command
+        runtime["worker"] = result.worker
     fields = dataclasses.asdict(dataclasses.replace(request, init=None))
     fields["prompts"] = list(request.prompts)
     fields["init"] = request.init.describe() if request.init else None
@@ -277,13 +293,7 @@ def sidecar(
             }
             for key, source in result.models.items()
         },
-        "runtime": {
-            "device": plan.device,
-            "dtype": plan.dtype,
-            "offload": plan.offload,
-            "offload_reason": plan.reason,
-            "versions": library_versions(),
-        },
+        "runtime": runtime,
         "timings_s": {  # this image's share (see GeneratedImage.timings)
             key: {"load": round(t.load_s, 4), "run": round(t.run_s, 4)}
             for key, t in image.timings.items()
