@@ -330,12 +330,8 @@ BAD_REQUESTS: list[tuple[str, Any, int, str]] = [
 
 
 def _post(worker: Worker, path: str, body: Any, method: str = "POST") -> Any:
-    import httpx
-
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    transport = httpx.HTTPTransport(uds=str(worker.socket))
-    with httpx.Client(transport=transport, base_url="http://worker") as client:
-        return client.request(method, path, content=content, timeout=30)
+    return worker.call(method, path, content)
 
 
 @pytest.mark.parametrize(

@@ -33,12 +33,16 @@ class Worker:
     def stderr(self) -> str:
         return self.log.read_text()
 
-    def status(self) -> dict[str, Any]:
+    def call(self, method: str, path: str, content: bytes | None = None) -> Any:
+        """One HTTP request to the worker's socket; the httpx response."""
         import httpx
 
         transport = httpx.HTTPTransport(uds=str(self.socket))
         with httpx.Client(transport=transport, base_url="http://worker") as client:
-            return client.get("/api/v1/status", timeout=10).json()
+            return client.request(method, path, content=content, timeout=30)
+
+    def status(self) -> dict[str, Any]:
+        return self.call("GET", "/api/v1/status").json()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         if self.process.poll() is None:

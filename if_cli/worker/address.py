@@ -116,7 +116,7 @@ def private_folder(folder: Path) -> None:
         raise WorkerError(f"cannot make the socket folder {folder}: {error.strerror}") from error
     if not stat.S_ISDIR(info.st_mode):
         raise WorkerError(f"the socket folder {folder} is not a folder")
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+    if not _private(info):
         raise WorkerError(
             f"the socket folder {folder} is not private (owner {info.st_uid}, mode "
             f"{stat.S_IMODE(info.st_mode):04o})",
@@ -139,12 +139,17 @@ def trusted_socket(path: Path) -> str | None:
         return f"{path}: {error.strerror}"
     if not stat.S_ISSOCK(sock.st_mode) or sock.st_uid != uid:
         return f"{path} is not a socket of yours"
-    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != uid or folder.st_mode & 0o077:
+    if not stat.S_ISDIR(folder.st_mode) or not _private(folder):
         return f"{path.parent} is not a private folder of yours"
     open_to_others = above.st_mode & 0o022 and not above.st_mode & stat.S_ISVTX
     if above.st_uid not in (uid, 0) or open_to_others:
         return f"{path.parent.parent} can be changed by others"
     return None
+
+
+def _private(info: os.stat_result) -> bool:
+    """The user's own, and closed to everyone else."""
+    return info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 def check_socket_path(path: Path) -> None:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from if_cli.engine.embedding_cache import MAX_CACHE_GIB
 from if_cli.errors import IFCliError, InvalidRequestError, WorkerError
+from if_cli.schema import SchemaError, check_value
 from if_cli.untrusted import parse_json
 from if_cli.worker.jobs import Job, JobRunner, JobSettings
 from if_cli.worker.openapi import OPENAPI
@@ -32,7 +33,7 @@ HEARTBEAT_S = 1.0
 """A queued job's client hears from the worker this often (its place in the queue); a
 client that went away is noticed at the next one."""
 _JOB_FIELDS = {"protocol", "request", "settings"}
-_SETTINGS = {"embedding_cache": bool, "embedding_cache_gib": (int, float), "cwd": str}
+_SETTINGS = {"embedding_cache": "flag", "embedding_cache_gib": "number", "cwd": "text"}
 
 
 class _RequestTooLarge(Exception):
@@ -171,8 +172,10 @@ def _job_from(body: bytes) -> tuple[Any, JobSettings]:
         kind = _SETTINGS.get(name)
         if kind is None:
             raise bad_request(f"unknown field {name!r} in settings")
-        if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
-            raise bad_request(f"settings.{name} has the wrong type")
+        try:
+            check_value(f"settings.{name}", value, kind)
+        except SchemaError as error:
+            raise bad_request(f"settings.{name} has the wrong type: {error}") from None
     gib = settings.get("embedding_cache_gib", 2.0)
     if not 0 <= gib <= MAX_CACHE_GIB:
         raise InvalidRequestError(

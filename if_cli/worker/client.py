@@ -268,7 +268,6 @@ class _JobEvents:
         self.done = False
         self.ahead = 0
         self.heard = False  # any event at all: the worker took the job
-        self.result_so_far: GenerationResult | None = None
 
     def take(self, event: dict[str, Any]) -> bool:
         """Handle one event; True once nothing more is to be read."""
@@ -335,11 +334,10 @@ class _JobEvents:
             timings=decode_timings(event["timings"]),
         )
         self.images.append(image)
-        self.result_so_far = self._result(decode_timings(event["so_far"]))
         if self.on_image is None:
             return
         try:
-            self.on_image(self.result_so_far, image)
+            self.on_image(self._result(decode_timings(event["so_far"])), image)
         except BaseException as error:  # raised once the batch is handed over
             self.failure = self.failure or error
 
