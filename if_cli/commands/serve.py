@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -86,6 +86,15 @@ def serve(
     json_output: Annotated[
         bool, typer.Option("--json", help="--status as one JSON object on stdout.")
     ] = False,
+    model: Annotated[
+        Literal["if", "demo"],
+        typer.Option(
+            "--model",
+            help="The cascade the A1111 (/sdapi/v1) and OpenAI (/v1/images) endpoints run "
+            "when a request names none: if or demo.",
+            rich_help_panel=SERVE_PANEL,
+        ),
+    ] = "if",
     quiet: opt.Quiet = False,
     **options: Any,
 ) -> None:
@@ -129,6 +138,7 @@ def serve(
         api_key=api_key or None,
         idle_timeout_s=idle,
         placement=opt.placement(options),
+        model=model,
     )
 
     def ready(described: dict[str, Any]) -> None:

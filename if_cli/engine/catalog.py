@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from if_cli.errors import InvalidRequestError
 
@@ -101,3 +102,23 @@ def repo_id_for(name: str) -> str:
 def short_name(repo_id: str) -> str:
     """The alias of a published repo, else the repo id itself."""
     return _BY_REPO.get(repo_id, repo_id)
+
+
+def preset_stages(name: str, flow: str = "generate") -> tuple[Any, Any, Any]:
+    """Each stage's options in ``flow`` under the preset ``name``: its models, and its
+    steps and guidance where it sets them, over the flow's defaults (what ``--model``
+    gives a command line that sets nothing else)."""
+    import dataclasses
+
+    from if_cli.engine.request import flow_defaults
+
+    preset = PRESETS[name]
+    stages = []
+    for number, default in enumerate(flow_defaults(flow), 1):  # type: ignore[arg-type]
+        changes: dict[str, Any] = {"model": preset.models[number - 1]}
+        if preset.steps:
+            changes["steps"] = preset.steps[number - 1]
+        if preset.guidance_scale:
+            changes["guidance_scale"] = preset.guidance_scale[number - 1]
+        stages.append(dataclasses.replace(default, **changes))
+    return stages[0], stages[1], stages[2]

@@ -250,6 +250,12 @@ def _upright(picture: Image, notes: list[str]) -> Image:
     return turned if turned is not None else picture
 
 
+def _has_alpha(picture: Image) -> bool:
+    return picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        picture.mode == "P" and "transparency" in picture.info
+    )
+
+
 def _to_rgb(picture: Image, background: tuple[int, int, int], notes: list[str]) -> Image:
     """8-bit RGB: 16-bit and float scaled, transparency composited on ``background``."""
     import numpy as np
@@ -268,10 +274,7 @@ def _to_rgb(picture: Image, background: tuple[int, int, int], notes: list[str]) 
             scaled = values
         grey = PILImage.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
         return grey.convert("RGB")
-    transparent = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        picture.mode == "P" and "transparency" in picture.info
-    )
-    if transparent:
+    if _has_alpha(picture):
         rgba = picture.convert("RGBA")
         if rgba.getextrema()[3][0] < 255:
             colour = "white" if background == WHITE else "black"
@@ -282,10 +285,19 @@ def _to_rgb(picture: Image, background: tuple[int, int, int], notes: list[str]) 
 
 
 def read_picture(
-    source: str, what: str = "image", background: tuple[int, int, int] = WHITE
+    source: str,
+    what: str = "image",
+    background: tuple[int, int, int] = WHITE,
+    data: bytes | None = None,
 ) -> tuple[Image, list[str]]:
-    """A file (or ``-`` for stdin) as upright 8-bit RGB, with notes on what was changed."""
-    picture, notes = _decode(_read_bytes(source, what), source, what)
+    """A file (or ``-`` for stdin) as upright 8-bit RGB, with notes on what was changed;
+    ``data``, where given, is the file's bytes (sent to the worker's APIs) and ``source``
+    only its name in messages."""
+    if data is None:
+        data = _read_bytes(source, what)
+    elif len(data) > MAX_INPUT_BYTES:
+        raise _too_many_bytes(source, what)
+    picture, notes = _decode(data, source, what)
     picture = _upright(picture, notes)
     return _to_rgb(picture, background, notes), notes
 
@@ -324,11 +336,17 @@ def fit_to(
     return picture.resize(outer, PILImage.Resampling.BICUBIC)  # stretch
 
 
-def _read_mask(source: str, image_size: tuple[int, int], fit: str, ratio: Fraction | None) -> Image:
+def _read_mask(
+    source: str,
+    image_size: tuple[int, int],
+    fit: str,
+    ratio: Fraction | None,
+    data: bytes | None = None,
+) -> Image:
     """The mask as a binary ``L`` picture, fitted exactly as its image was."""
     from PIL import Image as PILImage
 
-    picture, _ = read_picture(source, what="mask", background=BLACK)
+    picture, _ = read_picture(source, what="mask", background=BLACK, data=data)
     (width, height), (image_width, image_height) = picture.size, image_size
     ratio, image_ratio = width / height, image_width / image_height
     if abs(ratio / image_ratio - 1) > MASK_ASPECT_TOLERANCE:
@@ -371,16 +389,20 @@ def load_input(
     fit: str = DEFAULT_FIT,
     mask: str | None = None,
     ratio: Fraction | None = None,
+    data: bytes | None = None,
+    mask_data: bytes | None = None,
 ) -> ImageInput:
     """Read, check and fit an input picture (and its mask) for a request.
 
     ``ratio`` is the aspect asked for (width / height); ``crop``, ``pad`` and ``stretch``
-    fit the picture to it, or to a square when it is None.
+    fit the picture to it, or to a square when it is None. ``data`` and ``mask_data``
+    are the files' bytes where they did not come from files (the worker's APIs); then
+    ``source`` and ``mask`` only name them.
     """
     _check_fit(fit)
-    if mask is not None and mask == source == STDIN:
+    if mask is not None and mask == source == STDIN and data is None:
         raise InvalidRequestError("only one of the image and the mask can come from stdin (-)")
-    picture, notes = read_picture(source)
+    picture, notes = read_picture(source, data=data)
     if fit == "keep":
         _check_kept_shape(source, picture.size)
     fitted = fit_to(picture, fit, ratio)
@@ -393,16 +415,29 @@ def load_input(
             f"with --fit {fit}, more than the {_side_limit()}×{_side_limit()} px limit",
             hint="use --fit crop, or make the picture smaller first",
         )
-    mask_picture = _read_mask(mask, picture.size, fit, ratio) if mask is not None else None
+    mask_picture = None
+    if mask is not None:
+        mask_picture = _read_mask(mask, picture.size, fit, ratio, mask_data)
     return ImageInput(
         image=fitted,
-        source=_absolute(source),
+        source=source if data is not None else _absolute(source),
         fit=fit,
         original_size=picture.size,
         notes=tuple(notes),
         mask=mask_picture,
-        mask_source=None if mask is None else _absolute(mask),
+        mask_source=mask if mask is None or mask_data is not None else _absolute(mask),
     )
+
+
+def transparent_area(data: bytes, source: str, what: str) -> Image | None:
+    """Where a picture is fully transparent, as a mask (``L``, 255 there), or None when it
+    has no transparency: how OpenAI's image edits mark the area to repaint."""
+    picture, _ = _decode(data, source, what)
+    picture = _upright(picture, [])
+    if not _has_alpha(picture):
+        return None
+    alpha = picture.convert("RGBA").getchannel("A")
+    return alpha.point(lambda value: 255 if value == 0 else 0)
 
 
 def _absolute(source: str) -> str:

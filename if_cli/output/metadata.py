@@ -142,8 +142,14 @@ def _quote(value: object) -> str:
 
 def sampler_name(source: ModelSource, stage: int) -> str:
     """The sampler that really ran for a stage: its model's scheduler, by A1111's name."""
+    return folder_sampler_name(source.path, stage)
+
+
+def folder_sampler_name(folder: Path, stage: int) -> str:
+    """The A1111 name of the scheduler of the model in ``folder`` (a stage's usual one
+    where the folder has none)."""
     try:
-        config = read_json(source.path / "scheduler" / "scheduler_config.json", 1024**2)
+        config = read_json(folder / "scheduler" / "scheduler_config.json", 1024**2)
         kind = config["_class_name"]
         algorithm = config.get("algorithm_type", "dpmsolver++")
     except (UnreadableFile, KeyError, TypeError, AttributeError):

@@ -10,6 +10,8 @@ and the worker goes on serving. On TCP, with ``--api-key``, every request must c
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hmac
 import json
@@ -25,9 +27,13 @@ from if_cli.engine.embedding_cache import MAX_CACHE_GIB
 from if_cli.errors import IFCliError, InvalidRequestError, WorkerError
 from if_cli.schema import SchemaError, check_value
 from if_cli.untrusted import parse_json
+from if_cli.worker.apis.a1111 import a1111_routes
+from if_cli.worker.apis.errors import error_for, native_error
+from if_cli.worker.apis.inputs import ApiState, BodyTooLarge, body_bytes
+from if_cli.worker.apis.openai_images import openai_routes
 from if_cli.worker.jobs import Job, JobRunner, JobSettings
 from if_cli.worker.openapi import OPENAPI
-from if_cli.worker.wire import MAX_BODY_BYTES, PROTOCOL, bad_request, decode_request, encode_error
+from if_cli.worker.wire import PROTOCOL, bad_request, decode_request
 
 HEARTBEAT_S = 1.0
 """A queued job's client hears from the worker this often (its place in the queue); a
@@ -36,22 +42,18 @@ _JOB_FIELDS = {"protocol", "request", "settings"}
 _SETTINGS = {"embedding_cache": "flag", "embedding_cache_gib": "number", "cwd": "text"}
 
 
-class _RequestTooLarge(Exception):
-    pass
-
-
-def error_response(status: int, error: IFCliError) -> JSONResponse:
-    return JSONResponse({"error": encode_error(error)}, status_code=status)
-
-
 def build_app(
     runner: JobRunner,
     describe: Callable[[], dict[str, Any]],
     request_stop: Callable[[str], None],
     api_key: str | None = None,
+    model: str = "if",
 ) -> Starlette:
     """The app; ``describe`` gives the status fields of the worker itself, and
-    ``request_stop`` shuts the server down (as SIGTERM does)."""
+    ``request_stop`` shuts the server down (as SIGTERM does). ``model`` is the preset the
+    A1111 and OpenAI endpoints run when a request names none."""
+
+    state = ApiState(model=model)
 
     async def status(_request: Request) -> Response:
         return JSONResponse({**describe(), **runner.status()})
@@ -65,11 +67,11 @@ def build_app(
 
     async def jobs(request: Request) -> Response:
         try:
-            job_request, settings = _job_from(await _body(request))
-        except _RequestTooLarge:
-            return error_response(413, bad_request(f"the body is over {MAX_BODY_BYTES} bytes"))
+            job_request, settings = _job_from(await body_bytes(request))
+        except BodyTooLarge as error:
+            return native_error(413, bad_request(error.message))
         except IFCliError as error:
-            return error_response(400, error)
+            return native_error(400, error)
         loop = asyncio.get_running_loop()
         channel: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -81,7 +83,7 @@ def build_app(
         try:
             ahead = runner.submit(job)
         except WorkerError as error:
-            return error_response(503, error)
+            return native_error(503, error)
         return StreamingResponse(
             _events(runner, job, ahead, channel), media_type="application/x-ndjson"
         )
@@ -92,6 +94,8 @@ def build_app(
             Route("/api/v1/jobs", jobs, methods=["POST"]),
             Route("/api/v1/stop", stop, methods=["POST"]),
             Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+            *a1111_routes(runner, state),
+            *openai_routes(runner, state),
         ],
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
@@ -131,19 +135,6 @@ async def _events(
 
 def _line(event: dict[str, Any]) -> bytes:
     return (json.dumps(event, ensure_ascii=False) + "\n").encode()
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _RequestTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _RequestTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _job_from(body: bytes) -> tuple[Any, JobSettings]:
@@ -187,12 +178,13 @@ def _job_from(body: bytes) -> tuple[Any, JobSettings]:
         raise bad_request(f"the request cannot be read ({type(error).__name__}: {error})") from None
 
 
-async def _not_found(_request: Request, _exc: Exception) -> Response:
-    return error_response(404, bad_request("no such endpoint"))
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    return error_for(request.url.path, 404, bad_request("no such endpoint"), "not_found")
 
 
 async def _not_allowed(request: Request, _exc: Exception) -> Response:
-    return error_response(405, bad_request(f"{request.method} is not allowed here"))
+    error = bad_request(f"{request.method} is not allowed here")
+    return error_for(request.url.path, 405, error, "method_not_allowed")
 
 
 class _Guard:
@@ -219,20 +211,37 @@ class _Guard:
 def _refusal(scope: dict[str, Any], key: bytes | None) -> JSONResponse | None:
     if not _over_tcp(scope):
         return None
+    path = str(scope.get("path", ""))
     headers = dict(scope.get("headers") or [])
     if b"origin" in headers:
-        return error_response(403, WorkerError("requests from web pages are refused"))
+        return error_for(path, 403, WorkerError("requests from web pages are refused"))
     if key is None:  # with a key, a page that rebinds a name still lacks the key
         host = headers.get(b"host", b"").decode("latin-1").lower()
         if host not in _own_hosts(scope):
-            return error_response(403, WorkerError(f"requests to {host!r} are refused"))
+            return error_for(path, 403, WorkerError(f"requests to {host!r} are refused"))
         return None
-    scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-    if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), key):
-        return error_response(
-            401, WorkerError("this worker needs its key: Authorization: Bearer KEY")
+    if not hmac.compare_digest(_given_key(headers.get(b"authorization", b"")), key):
+        error = WorkerError(
+            "this worker needs its key: Authorization: Bearer KEY "
+            "(or basic auth with the key as the password)"
         )
+        return error_for(path, 401, error, "invalid_api_key")
     return None
+
+
+def _given_key(authorization: bytes) -> bytes:
+    """The key a request carries: ``Bearer KEY`` (the native and OpenAI clients), or
+    basic auth with the key as its password (A1111 clients, any user name)."""
+    scheme, _, given = authorization.partition(b" ")
+    if scheme.lower() == b"bearer":
+        return given.strip()
+    if scheme.lower() == b"basic":
+        try:
+            decoded = base64.b64decode(given.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return b""
+        return decoded.partition(b":")[2]
+    return b""
 
 
 def _own_hosts(scope: dict[str, Any]) -> set[str]:

@@ -67,9 +67,30 @@ class Job:
         self.cancelled = threading.Event()
         self.stop_reason = "the job was cancelled"
         self.created = time.monotonic()
+        self.progress: ProgressEvent | None = None  # the last one, for progress queries
+        self.interrupted = False  # stopped by an API's interrupt (not by its own client)
 
     def age(self) -> float:
         return time.monotonic() - self.created
+
+    def on_image(self, so_far: GenerationResult, image: GeneratedImage) -> None:
+        """A finished image: sent to the client as a lossless PNG (the client writes the
+        file, with its metadata)."""
+        self.send(
+            {
+                "event": "image",
+                "index": image.index,
+                "prompt": image.prompt,
+                "seed": image.seed,
+                "png": encode_picture(image.image),
+                "intermediates": {
+                    str(stage): encode_picture(picture)
+                    for stage, picture in image.intermediates.items()
+                },
+                "timings": encode_timings(image.timings),
+                "so_far": encode_timings(so_far.timings),
+            }
+        )
 
 
 def placed(request: GenerationRequest, worker: Placement) -> GenerationRequest:
@@ -194,6 +215,18 @@ class JobRunner:
     def current(self) -> Job | None:
         return self._current
 
+    def interrupt(self, reason: str, kind: type[Job]) -> bool:
+        """Stop the running job at its next step if it is a ``kind`` (an API's interrupt
+        stops that API's jobs, never a command's); whether one was stopped."""
+        with self._lock:
+            job = self._current
+            if not isinstance(job, kind):
+                return False
+            job.stop_reason = reason
+            job.interrupted = True
+            job.cancelled.set()
+            return True
+
     def _run(self, engine: Engine, job: Job) -> dict[str, Any]:
         """Run ``job``; its last event (``done`` or ``error``), sent once it is over."""
         try:
@@ -212,7 +245,7 @@ class JobRunner:
                         "sizes": encode_sizes(prepared.sizes),
                     }
                 )
-                result = engine.generate(prepared, on_image=lambda r, i: self._image(job, r, i))
+                result = engine.generate(prepared, on_image=job.on_image)
         except JobCancelled:
             self.jobs_cancelled += 1
             log.info("job %d cancelled: %s", job.id, job.stop_reason)
@@ -237,24 +270,8 @@ class JobRunner:
             return
         if job.cancelled.is_set():
             raise JobCancelled
+        job.progress = event
         job.send(encode_event(event))
-
-    def _image(self, job: Job, so_far: GenerationResult, image: GeneratedImage) -> None:
-        job.send(
-            {
-                "event": "image",
-                "index": image.index,
-                "prompt": image.prompt,
-                "seed": image.seed,
-                "png": encode_picture(image.image),
-                "intermediates": {
-                    str(stage): encode_picture(picture)
-                    for stage, picture in image.intermediates.items()
-                },
-                "timings": encode_timings(image.timings),
-                "so_far": encode_timings(so_far.timings),
-            }
-        )
 
 
 def _cache(settings: JobSettings) -> Any:

@@ -35,6 +35,7 @@ class ServeSettings:
     api_key: str | None = None
     idle_timeout_s: float = 900.0  # 0: never
     placement: Placement = field(default_factory=Placement)
+    model: str = "if"  # the preset the A1111 and OpenAI endpoints run by default
 
 
 def serve(settings: ServeSettings, on_ready: Any = None) -> str:
@@ -69,6 +70,7 @@ def serve(settings: ServeSettings, on_ready: Any = None) -> str:
                 "listen": None if settings.listen is None else str(settings.listen),
                 "idle_timeout_s": settings.idle_timeout_s,
                 "placement": asdict(settings.placement),
+                "model": settings.model,
                 "software": identity,
             }
 
@@ -80,7 +82,9 @@ def serve(settings: ServeSettings, on_ready: Any = None) -> str:
             timeout_graceful_shutdown=int(STOP_WAIT_S),
         )
         server = WorkerServer(config, runner, settings.idle_timeout_s)
-        config.app = build_app(runner, describe, server.request_stop, settings.api_key)
+        config.app = build_app(
+            runner, describe, server.request_stop, settings.api_key, settings.model
+        )
         runner.start()
         if on_ready is not None:
             on_ready(describe())

@@ -1,0 +1,200 @@
+"""What the A1111 and OpenAI endpoints share in reading a request: the body, pictures
+sent as base64, a width and height, the model asked for, and field types.
+
+Every value is checked before a job is queued, so a bad request is answered at once
+and never reaches the engine; the engine's own ``GenerationRequest.validate`` then runs
+as for any other request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from starlette.requests import Request
+
+from if_cli.engine.catalog import PRESETS, shipped_model_path
+from if_cli.engine.request import MAX_SEED
+from if_cli.errors import BadFieldError, InvalidRequestError
+from if_cli.schema import SchemaError, check_value, shown
+from if_cli.untrusted import parse_json
+from if_cli.worker.wire import MAX_BODY_BYTES
+
+MAX_API_IMAGES = 100
+"""Pictures one API request may ask for: they travel back in one answer, in memory
+(a script that wants more sends more requests, or uses ``if-cli generate``)."""
+
+
+class BodyTooLarge(InvalidRequestError):
+    def __init__(self) -> None:
+        super().__init__(f"the body is over {MAX_BODY_BYTES} bytes")
+
+
+@dataclass
+class ApiState:
+    """What the APIs remember between requests: the cascade a request runs when it names
+    none (``serve --model``; A1111's ``sd_model_checkpoint`` option changes it)."""
+
+    model: str = "if"
+
+
+async def body_bytes(request: Request) -> bytes:
+    """The whole body, refused beyond ``MAX_BODY_BYTES`` before it is all read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object."""
+    try:
+        data = parse_json(await body_bytes(request))
+    except ValueError as error:
+        raise InvalidRequestError(f"the body is {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError(f"the body must be a JSON object, got {shown(data)}")
+    return data
+
+
+def check_types(data: Mapping[str, Any], kinds: Mapping[str, str]) -> None:
+    """Each field present has its kind (``schema`` kinds: ``text``, ``whole?`` …)."""
+    for name, value in data.items():
+        kind = kinds.get(name)
+        if kind is None:
+            continue
+        try:
+            check_value(name, value, kind)
+        except SchemaError as error:
+            raise BadFieldError(name, str(error).removeprefix(f"{name} ")) from None
+
+
+def refuse_unknown(data: Mapping[str, Any], known: Iterable[str]) -> None:
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise BadFieldError(unknown[0], "is not a field this server knows")
+
+
+def check_neutral(data: Mapping[str, Any], neutral: Mapping[str, tuple[Any, ...]]) -> None:
+    """Fields for what IF cannot do pass only at a value that asks for none of it (or
+    null); ``neutral`` gives those values by field."""
+    for name, values in neutral.items():
+        value = data.get(name)
+        if value is None or any(_same(value, n) for n in values):
+            continue
+        accepted = " or ".join(json.dumps(n) for n in values) or "null"
+        raise BadFieldError(
+            name, f"is {shown(value)}, which this server cannot honour: only {accepted} is"
+        )
+
+
+def _same(value: Any, neutral: Any) -> bool:
+    if isinstance(value, bool) or isinstance(neutral, bool):
+        return value is neutral
+    if isinstance(value, (int, float)) and isinstance(neutral, (int, float)):
+        return math.isclose(value, neutral)
+    return bool(value == neutral)
+
+
+def whole_in(data: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
+    value = data.get(name)
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise BadFieldError(name, f"must be from {low} to {high}, got {value}")
+    return int(value)
+
+
+def number_in(data: Mapping[str, Any], name: str, low: float, high: float, default: float) -> float:
+    value = data.get(name)
+    if value is None:
+        return default
+    if not (math.isfinite(value) and low <= value <= high):
+        raise BadFieldError(name, f"must be from {low:g} to {high:g}, got {value}")
+    return float(value)
+
+
+def seed_of(value: int | None, name: str = "seed") -> int | None:
+    """A seed; -1 (or none) asks for a random one."""
+    if value is None or value == -1:
+        return None
+    if not 0 <= value <= MAX_SEED:
+        raise BadFieldError(name, f"must be -1 (random) or from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
+def aspect_of(width: int, height: int, names: str) -> str | None:
+    """A width and height as the picture's aspect ratio (None for a square): the cascade
+    makes its own size in that shape (docs/compatible-apis.md)."""
+    from if_cli.engine.sizes import MAX_ASPECT, aspect_text
+
+    if width < 1 or height < 1 or max(width, height) > 1 << 16:
+        raise BadFieldError(names, f"must be from 1 to 65536 px, got {width}x{height}")
+    ratio = Fraction(width, height)
+    if ratio == 1:
+        return None
+    if max(ratio, 1 / ratio) > MAX_ASPECT:
+        raise BadFieldError(
+            names, f"{width}x{height} is wider or taller than {MAX_ASPECT}:1, which IF cannot make"
+        )
+    return aspect_text(ratio)
+
+
+def model_named(name: Any, field: str) -> str:
+    """One of the presets (``if``, ``demo``); the APIs run nothing else."""
+    if name not in PRESETS:
+        raise BadFieldError(
+            field,
+            f"must be one of {', '.join(PRESETS)}, got {shown(name)}",
+            hint="GET /v1/models or /sdapi/v1/sd-models lists them",
+        )
+    return str(name)
+
+
+def sampler_of(model: str) -> str:
+    """The A1111 name of the sampler stage I of a preset runs."""
+    from pathlib import Path
+
+    from if_cli.output.metadata import SAMPLERS, folder_sampler_name
+
+    stage_1 = PRESETS[model].models[0]
+    folder = shipped_model_path(stage_1)
+    return SAMPLERS[1] if folder is None else folder_sampler_name(Path(folder), 1)
+
+
+def picture_bytes(value: Any, field: str) -> bytes:
+    """A picture sent as base64 text, with or without a ``data:image/…;base64,`` prefix."""
+    if not isinstance(value, str):
+        raise BadFieldError(field, f"must be a base64 picture, got {shown(value)}")
+    text = value
+    if text.startswith("data:"):
+        header, comma, text = text.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise BadFieldError(field, "is a data URL without base64 data")
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadFieldError(field, "is not valid base64") from None
+    if not data:
+        raise BadFieldError(field, "is empty")
+    return data
+
+
+def png_base64(png: bytes) -> str:
+    return base64.b64encode(png).decode("ascii")
+
+
+def compact(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
