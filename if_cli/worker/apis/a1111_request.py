@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from if_cli.engine.catalog import PRESETS, preset_stages
+from if_cli.engine.catalog import preset_stages
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import BadFieldError
 from if_cli.worker.apis.inputs import (
@@ -35,6 +35,7 @@ from if_cli.worker.apis.inputs import (
     model_named,
     number_in,
     picture_bytes,
+    preset_request,
     refuse_unknown,
     sampler_of,
     seed_of,
@@ -182,35 +183,20 @@ def _read(data: Mapping[str, Any], state: ApiState, init_of: Any) -> A1111Job:
         strength = _strength(data, stage_1.strength or 0.7)
         stage_1 = dataclasses.replace(stage_1, strength=strength)
         init = init_of(data)  # read last: every cheaper check first
-    preset = PRESETS[model]
-    request = GenerationRequest(
+    request = preset_request(
+        model,
+        flow,
+        (stage_1, stage_2, stage_3),
+        _FIELD_NAMES,
         prompts=(data.get("prompt") or "",),
         negative_prompt=data.get("negative_prompt") or None,
         seed=seed_of(data.get("seed")),
         num_images=batch * iterations,
         batch_size=batch,
-        last_stage=preset.last_stage,
-        watermark=preset.watermark,
-        stage_1=stage_1,
-        stage_2=stage_2,
-        stage_3=stage_3,
-        flow=flow,  # type: ignore[arg-type]
         init=init,
         aspect=_aspect(data),
     )
-    validate(request, _FIELD_NAMES)
     return A1111Job(request, model, data.get("send_images") is not False)
-
-
-def validate(request: GenerationRequest, names: Mapping[str, str]) -> None:
-    """The engine's own checks, their field names in the API's words."""
-    try:
-        request.validate()
-    except BadFieldError as error:
-        name = names.get(error.field)
-        if name is None:
-            raise
-        raise BadFieldError(name, error.problem, error.hint) from None
 
 
 def _model(data: Mapping[str, Any], state: ApiState) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 
 from if_cli.engine.catalog import PRESETS, shipped_model_path
-from if_cli.engine.request import MAX_SEED
+from if_cli.engine.request import MAX_SEED, GenerationRequest, StageOptions
 from if_cli.errors import BadFieldError, InvalidRequestError
 from if_cli.schema import SchemaError, check_value, shown
 from if_cli.untrusted import parse_json
@@ -172,6 +172,36 @@ def sampler_of(model: str) -> str:
     stage_1 = PRESETS[model].models[0]
     folder = shipped_model_path(stage_1)
     return SAMPLERS[1] if folder is None else folder_sampler_name(Path(folder), 1)
+
+
+def preset_request(
+    model: str,
+    flow: str,
+    stages: tuple[StageOptions, StageOptions, StageOptions],
+    names: Mapping[str, str],
+    **fields: Any,
+) -> GenerationRequest:
+    """A request that runs the preset ``model`` (these options of its stages, its last
+    stage and watermark) in ``flow``, checked by the engine's own rules; ``names`` gives
+    the API's words for the engine's field names in those checks' errors."""
+    preset = PRESETS[model]
+    request = GenerationRequest(
+        last_stage=preset.last_stage,
+        watermark=preset.watermark,
+        stage_1=stages[0],
+        stage_2=stages[1],
+        stage_3=stages[2],
+        flow=flow,  # type: ignore[arg-type]
+        **fields,
+    )
+    try:
+        request.validate()
+    except BadFieldError as error:
+        name = names.get(error.field)
+        if name is None:
+            raise
+        raise BadFieldError(name, error.problem, error.hint) from None
+    return request
 
 
 def picture_bytes(value: Any, field: str) -> bytes:

@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from if_cli.engine.catalog import PRESETS, preset_stages
+from if_cli.engine.catalog import preset_stages
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import BadFieldError
-from if_cli.worker.apis.a1111_request import validate
 from if_cli.worker.apis.inputs import (
     MAX_API_IMAGES,
     ApiState,
@@ -29,6 +28,7 @@ from if_cli.worker.apis.inputs import (
     check_neutral,
     check_types,
     model_named,
+    preset_request,
     refuse_unknown,
     seed_of,
     whole_in,
@@ -94,22 +94,17 @@ def _read(data: Mapping[str, Any], state: ApiState, init: ImageInput | None) -> 
     check_neutral(data, _NEUTRAL)
     model = state.model if data.get("model") is None else model_named(data["model"], "model")
     flow = "generate" if init is None else ("inpaint" if init.mask is not None else "img2img")
-    stage_1, stage_2, stage_3 = preset_stages(model, flow)
-    preset = PRESETS[model]
-    request = GenerationRequest(
+    request = preset_request(
+        model,
+        flow,
+        preset_stages(model, flow),
+        _FIELD_NAMES,
         prompts=(data["prompt"],),
         seed=seed_of(data.get("seed")),
         num_images=whole_in(data, "n", 1, MAX_API_IMAGES, 1),
-        last_stage=preset.last_stage,
-        watermark=preset.watermark,
-        stage_1=stage_1,
-        stage_2=stage_2,
-        stage_3=stage_3,
-        flow=flow,  # type: ignore[arg-type]
         init=init,
         aspect=_aspect(data.get("size")),
     )
-    validate(request, _FIELD_NAMES)
     return OpenAIJob(request, model)
 
 
