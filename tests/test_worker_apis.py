@@ -16,6 +16,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,9 @@ def test_webuiapi_img2img_and_inpainting_get_the_pixels_of_img2img_and_inpaint(
 
 def test_png_info_reads_back_the_prompt_and_seed_of_a_picture_it_made(served: Served) -> None:
     api = served.a1111()
-    made = api.txt2img(prompt="a green star", negative_prompt="blur", seed=11, steps=2)
+    made = api.txt2img(
+        prompt="a green star", negative_prompt="blur", seed=11, steps=2, sampler_index="Euler"
+    )
     read = api.png_info(made.image).json  # webuiapi keeps the raw answer here
     assert read["parameters"]["Prompt"] == "a green star"
     assert read["parameters"]["Negative prompt"] == "blur"
@@ -322,6 +325,7 @@ A1111_BAD: list[tuple[str, dict[str, Any], int, str]] = [
     ("txt2img", {"prompt": "x", "restore_faces": True}, 422, "restore_faces"),
     ("txt2img", {"prompt": "x", "subseed_strength": 0.5}, 422, "subseed_strength"),
     ("txt2img", {"prompt": "x", "sharpness": 2}, 422, "sharpness"),
+    ("txt2img", {"prompt": "x", "denoising_strength": "lots"}, 422, "denoising_strength"),
     ("txt2img", {"prompt": "x", "override_settings": {"CLIP_stop_at_last_layers": 2}}, 422,
      "override_settings"),
     ("txt2img", {"prompt": "x", "override_settings": {"sd_model_checkpoint": "sdxl"}}, 422,
@@ -372,6 +376,7 @@ OPENAI_BAD: list[tuple[dict[str, Any], int, str | None]] = [
     ({"prompt": "x", "background": "transparent"}, 400, "background"),
     ({"prompt": "x", "temperature": 1}, 400, "temperature"),
     ({"prompt": "x", "model": "dall-e-3"}, 404, "model"),
+    ({"prompt": "x", "model": 5}, 400, "model"),
     ({"prompt": "x", "seed": -2}, 400, "seed"),
     ({"prompt": "x" * 10_001}, 400, None),
 ]
@@ -388,11 +393,15 @@ def test_openai_refuses_a_bad_request_in_its_own_shape_and_serves_on(
     assert served.get("/v1/models").status_code == 200
 
 
-def _rgba(alpha: int, size: tuple[int, int] = (64, 64)) -> bytes:
+def _rgba(alpha: int, size: tuple[int, int] = (64, 64), half: bool = False) -> bytes:
+    """A picture of one colour and ``alpha``; with ``half``, its left half opaque."""
     from PIL import Image
 
+    picture = Image.new("RGBA", size, (10, 20, 30, alpha))
+    if half:
+        picture.paste((10, 20, 30, 255), (0, 0, size[0] // 2, size[1]))
     buffer = io.BytesIO()
-    Image.new("RGBA", size, (10, 20, 30, alpha)).save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -400,7 +409,9 @@ EDITS_BAD: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     ({"prompt": "x"}, {}, "image"),
     ({"prompt": "x"}, {"image": b"not a picture"}, ""),
     ({"prompt": "x"}, {"image": _rgba(255), "mask": _rgba(255)}, "mask"),
-    ({"prompt": "x"}, {"image": _rgba(255), "mask": _rgba(0, (64, 32))}, ""),
+    ({"prompt": "x"}, {"image": _rgba(255), "mask": _rgba(0, (64, 32), half=True)}, ""),
+    ({"prompt": "x"}, {"image": _rgba(255), "mask": _rgba(0)}, "mask"),
+    ({"prompt": "x"}, {"image": _rgba(0)}, "image"),
     ({"prompt": "x", "n": "two"}, {"image": _rgba(255)}, "n"),
     ({"prompt": "x"}, {"image": _rgba(255), "style": _rgba(255)}, "style"),
     ({}, {"image": _rgba(255)}, "prompt"),
@@ -475,3 +486,47 @@ def test_interrupt_never_stops_a_job_of_if_clis_own_commands(
     _, stderr = command.communicate(timeout=120)
     assert command.returncode == 0, stderr
     assert len(list(tmp_path.glob("*.png"))) == 1
+
+
+def _png_with_text(text: str, size: tuple[int, int] = (8, 8)) -> str:
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", text)
+    buffer = io.BytesIO()
+    Image.new("RGB", size).save(buffer, format="PNG", pnginfo=info)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_png_info_reads_hostile_text_at_once_and_serves_on(served: Served) -> None:
+    started = time.monotonic()
+    long_line = served.post("/sdapi/v1/png-info", json={"image": _png_with_text("x" * 900_000)})
+    assert long_line.status_code == 200 and time.monotonic() - started < 10
+    odd_seed = served.post("/sdapi/v1/png-info", json={"image": _png_with_text("a\nSeed: ²")})
+    assert odd_seed.status_code == 200 and "Seed" not in odd_seed.json()["parameters"]
+    bomb = bytearray(base64.b64decode(_png_with_text("a")))
+    bomb[16:24] = (100_000).to_bytes(4, "big") * 2  # the header's width and height
+    bomb[29:33] = zlib.crc32(bytes(bomb[12:29])).to_bytes(4, "big")  # and its checksum
+    answer = served.post(
+        "/sdapi/v1/png-info", json={"image": base64.b64encode(bytes(bomb)).decode()}
+    )
+    assert answer.status_code == 422 and "too large" in answer.json()["detail"][0]["msg"]
+
+
+def test_an_inverted_mask_is_checked_after_it_is_inverted(served: Served) -> None:
+    from PIL import Image
+
+    def b64(picture: Any) -> str:
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    body = {
+        "prompt": "x",
+        "init_images": [b64(Image.new("RGB", (64, 64)))],
+        "mask": b64(Image.new("L", (64, 64), 255)),
+        "inpainting_mask_invert": 1,
+    }
+    answer = served.post("/sdapi/v1/img2img", json=body)
+    assert answer.status_code == 400 and "nothing would be repainted" in answer.text

@@ -342,9 +342,12 @@ def _read_mask(
     fit: str,
     ratio: Fraction | None,
     data: bytes | None = None,
+    invert: bool = False,
 ) -> Image:
-    """The mask as a binary ``L`` picture, fitted exactly as its image was."""
+    """The mask as a binary ``L`` picture, fitted exactly as its image was (``invert``:
+    its black part is repainted)."""
     from PIL import Image as PILImage
+    from PIL import ImageOps
 
     picture, _ = read_picture(source, what="mask", background=BLACK, data=data)
     (width, height), (image_width, image_height) = picture.size, image_size
@@ -358,6 +361,8 @@ def _read_mask(
     grey = picture.convert("L")
     if grey.size != image_size:
         grey = grey.resize(image_size, PILImage.Resampling.BILINEAR)
+    if invert:
+        grey = ImageOps.invert(grey)
     binary = fit_to(grey, fit, ratio).point(lambda value: 255 if value >= 128 else 0)
     low, high = binary.getextrema()
     if high == 0:
@@ -391,6 +396,7 @@ def load_input(
     ratio: Fraction | None = None,
     data: bytes | None = None,
     mask_data: bytes | None = None,
+    invert_mask: bool = False,
 ) -> ImageInput:
     """Read, check and fit an input picture (and its mask) for a request.
 
@@ -417,7 +423,7 @@ def load_input(
         )
     mask_picture = None
     if mask is not None:
-        mask_picture = _read_mask(mask, picture.size, fit, ratio, mask_data)
+        mask_picture = _read_mask(mask, picture.size, fit, ratio, mask_data, invert_mask)
     return ImageInput(
         image=fitted,
         source=source if data is not None else _absolute(source),

@@ -142,7 +142,8 @@ def _quote(value: object) -> str:
 
 def sampler_name(source: ModelSource, stage: int) -> str:
     """The sampler that really ran for a stage: its model's scheduler, by A1111's name."""
-    return folder_sampler_name(source.path, stage)
+    path = getattr(source, "path", None)
+    return SAMPLERS[stage] if path is None else folder_sampler_name(path, stage)
 
 
 def folder_sampler_name(folder: Path, stage: int) -> str:

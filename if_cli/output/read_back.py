@@ -29,8 +29,13 @@ MAX_PICTURE_BYTES = 512 * 1024**2
 SIDECAR = "if-cli sidecar"
 A1111 = "A1111 parameters chunk"
 COMFYUI = "ComfyUI prompt chunk"
-# A1111's own pattern for "Key: value, Key: "quoted, value"" (modules/infotext_utils.py).
-_PAIR = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# A1111's own pattern for "Key: value, Key: "quoted, value"" (modules/infotext_utils.py),
+# with keys of at most 64 characters: unbounded, a long line without a colon took time
+# that grew with the square of its length (an hour for 1 MB).
+_PAIR = re.compile(r'\s*(\w[\w \-/]{1,63}):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+MAX_SETTINGS_LINE = 64 * 1024
+"""A settings line is a few hundred characters; a longer last line is read as text."""
+_SEED = re.compile(r"\s*([0-9]{1,20})\s*")
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ def parse_a1111(file: str, text: str) -> Provenance:
     line of ``Key: value`` pairs (the last line, when it reads as such)."""
     lines = text.strip().split("\n")
     pairs: dict[str, str] = {}
-    found = dict(_PAIR.findall(lines[-1]))
+    found = dict(_PAIR.findall(lines[-1])) if len(lines[-1]) <= MAX_SETTINGS_LINE else {}
     if "Steps" in found or "Seed" in found:
         pairs = {key.strip(): _unquote(value) for key, value in found.items()}
         lines = lines[:-1]
@@ -186,9 +191,15 @@ def parse_a1111(file: str, text: str) -> Provenance:
         read_from=file,
         prompt="\n".join(prompt_lines).removeprefix(WORD_JOINER),
         negative_prompt="\n".join(negative_lines) if negative_lines is not None else None,
-        seed=int(seed) if seed is not None and seed.strip().isdigit() else None,
+        seed=_seed(seed),
         settings=pairs,
     )
+
+
+def _seed(text: str | None) -> int | None:
+    """A seed in ASCII digits (``isdigit`` also takes ``²``, which ``int`` refuses)."""
+    match = None if text is None else _SEED.fullmatch(text)
+    return int(match[1]) if match else None
 
 
 def _unquote(value: str) -> str:

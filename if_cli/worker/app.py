@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -67,7 +68,8 @@ def build_app(
 
     async def jobs(request: Request) -> Response:
         try:
-            job_request, settings = _job_from(await body_bytes(request))
+            body = await body_bytes(request)
+            job_request, settings = await run_in_threadpool(_job_from, body)  # PNGs decode
         except BodyTooLarge as error:
             return native_error(413, bad_request(error.message))
         except IFCliError as error:

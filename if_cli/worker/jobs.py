@@ -39,8 +39,19 @@ if TYPE_CHECKING:
     from if_cli.engine.result import GeneratedImage, GenerationResult
 
 log = logging.getLogger("if_cli.worker")  # the worker's own log: never sent to clients
+MAX_QUEUED_JOBS = 32
+"""Jobs that may wait at once: a command's chunks come one at a time, so only many
+clients at once (or a flood) reach it."""
+MAX_QUEUED_PICTURE_BYTES = 2 * 1024**3
+"""Decoded input pictures that waiting jobs may hold in memory together (one 8192² px
+picture is 192 MiB)."""
+RESUME_HINT = "run the same command again: it makes only the missing images"
 Send = Callable[[dict[str, Any]], None]
 _ids = itertools.count(1)
+
+
+class WorkerBusy(WorkerError):
+    """The queue is full: the client may try again later (HTTP 503)."""
 
 
 class JobCancelled(Exception):
@@ -69,6 +80,15 @@ class Job:
         self.created = time.monotonic()
         self.progress: ProgressEvent | None = None  # the last one, for progress queries
         self.interrupted = False  # stopped by an API's interrupt (not by its own client)
+        self.resume_hint: str | None = RESUME_HINT  # what its client can do when it stops
+
+    def picture_bytes(self) -> int:
+        """Memory its input picture (and mask) holds while it waits."""
+        init = self.request.init
+        if init is None:
+            return 0
+        width, height = init.image.size
+        return width * height * (4 if init.mask is not None else 3)
 
     def age(self) -> float:
         return time.monotonic() - self.created
@@ -135,6 +155,14 @@ class JobRunner:
         with self._lock:
             if self._stopping:
                 raise WorkerError(f"the worker is stopping ({self._stopping})")
+            held = sum(waiting.picture_bytes() for waiting in self._queue)
+            if len(self._queue) >= MAX_QUEUED_JOBS or (
+                self._queue and held + job.picture_bytes() > MAX_QUEUED_PICTURE_BYTES
+            ):
+                raise WorkerBusy(
+                    f"the worker's queue is full ({len(self._queue)} jobs waiting)",
+                    hint="try again once it is shorter",
+                )
             self._queue.append(job)
             self._lock.notify_all()
             return len(self._queue) - 1 + (self._current is not None)
@@ -215,12 +243,12 @@ class JobRunner:
     def current(self) -> Job | None:
         return self._current
 
-    def interrupt(self, reason: str, kind: type[Job]) -> bool:
-        """Stop the running job at its next step if it is a ``kind`` (an API's interrupt
+    def interrupt(self, reason: str, accepts: Callable[[Job], bool]) -> bool:
+        """Stop the running job at its next step if ``accepts`` it (an API's interrupt
         stops that API's jobs, never a command's); whether one was stopped."""
         with self._lock:
             job = self._current
-            if not isinstance(job, kind):
+            if job is None or not accepts(job):
                 return False
             job.stop_reason = reason
             job.interrupted = True
@@ -249,8 +277,7 @@ class JobRunner:
         except JobCancelled:
             self.jobs_cancelled += 1
             log.info("job %d cancelled: %s", job.id, job.stop_reason)
-            again = "run the same command again: it makes only the missing images"
-            return _error(WorkerError(job.stop_reason, hint=again))
+            return _error(WorkerError(job.stop_reason, hint=job.resume_hint))
         except IFCliError as error:
             self.jobs_failed += 1
             log.info("job %d failed: %s", job.id, error)

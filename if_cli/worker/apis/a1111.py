@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,7 +31,7 @@ from if_cli.worker.apis.a1111_request import (
     read_img2img,
     read_txt2img,
 )
-from if_cli.worker.apis.collect import CollectingJob, Outcome, run_job
+from if_cli.worker.apis.collect import Outcome, run_job, sent_by
 from if_cli.worker.apis.errors import a1111_error, status_of
 from if_cli.worker.apis.inputs import (
     ApiState,
@@ -51,8 +52,8 @@ def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
         async def handle(request: Request) -> Response:
             try:
                 data = await json_object(request)
-                job = read(data, state)
-                outcome = await run_job(runner, job.request, request)
+                job = await run_in_threadpool(read, data, state)  # pictures decode here
+                outcome = await run_job(runner, job.request, request, "a1111")
             except IFCliError as error:
                 return a1111_error(status_of(error), error)
             if outcome.error is not None and not outcome.interrupted:
@@ -65,7 +66,7 @@ def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
         return JSONResponse(_progress(runner))
 
     async def interrupt(_request: Request) -> Response:
-        runner.interrupt(INTERRUPTED, CollectingJob)
+        runner.interrupt(INTERRUPTED, sent_by("a1111"))
         return JSONResponse({})
 
     async def sd_models(_request: Request) -> Response:
@@ -112,7 +113,8 @@ def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
     async def png_info(request: Request) -> Response:
         try:
             data = await json_object(request)
-            return JSONResponse(_png_info(picture_bytes(data.get("image"), "image")))
+            picture = picture_bytes(data.get("image"), "image")
+            return JSONResponse(await run_in_threadpool(_png_info, picture))
         except IFCliError as error:
             return a1111_error(status_of(error), error)
 
@@ -225,14 +227,21 @@ def _progress(runner: JobRunner) -> dict[str, Any]:
 def _png_info(data: bytes) -> dict[str, Any]:
     """The text chunks of a picture (nothing decoded but its header), the A1111
     ``parameters`` text parsed as A1111 does."""
-    from PIL import Image, UnidentifiedImageError
+    import warnings
 
+    from PIL import Image
+
+    from if_cli.engine.image_input import DECODER_ERRORS
     from if_cli.output.read_back import parse_a1111
 
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            items = {k: v for k, v in picture.info.items() if isinstance(v, str)}
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                items = {k: v for k, v in picture.info.items() if isinstance(v, str)}
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise BadFieldError("image", "is too large a picture; refused before decoding") from error
+    except DECODER_ERRORS as error:  # UnidentifiedImageError is an OSError
         raise BadFieldError("image", "is not a picture Pillow can read") from error
     text = items.pop("parameters", "")
     if not text.strip():

@@ -45,9 +45,10 @@ from if_cli.worker.apis.inputs import (
 if TYPE_CHECKING:
     from if_cli.engine.image_input import ImageInput
 
-CLIENT_DEFAULT_SAMPLERS = ("Euler a",)
-"""Sent by webuiapi and older A1111 clients when their user chose no sampler: taken to
-mean "the model's own", which then runs (and ``info`` names)."""
+CLIENT_DEFAULT_SAMPLERS = ("Euler a", "Euler")
+"""Sent when their user chose no sampler (webuiapi's default, and A1111's API schema's
+default ``sampler_index``): taken to mean "the model's own", which then runs (and
+``info`` names)."""
 AUTOMATIC_SCHEDULERS = ("", "automatic", "Automatic")
 RESIZE_MODES = {0: "stretch", 1: "crop", 2: "pad"}
 """A1111's resize_mode (just resize, crop and resize, resize and fill) → ``--fit``."""
@@ -66,9 +67,9 @@ _MAPPED = {
     "sampler_index": "text?",
     "scheduler": "text?",
     "send_images": "flag?",
+    "denoising_strength": "number?",
 }
 _IMG2IMG_MAPPED = {
-    "denoising_strength": "number?",
     "mask": "text?",
     "resize_mode": "whole?",
     "inpainting_mask_invert": "whole?",
@@ -149,10 +150,8 @@ def read_img2img(data: Mapping[str, Any], state: ApiState) -> A1111Job:
 
 def _read(data: Mapping[str, Any], state: ApiState, init_of: Any) -> A1111Job:
     mapped = _MAPPED if init_of is None else {**_MAPPED, **_IMG2IMG_MAPPED}
-    if init_of is not None:
-        known = {*mapped, "init_images", "denoising_strength"}
-    else:
-        known = {*mapped, "denoising_strength"}  # hires fix only: no effect without it
+    # txt2img's denoising_strength is the hires fix's: no effect without it.
+    known = {*mapped, "init_images"} if init_of is not None else set(mapped)
     check_types(data, mapped)
     refuse_unknown(
         {k: v for k, v in data.items() if not k.startswith(_HIRES_PREFIX)},
@@ -257,8 +256,6 @@ def _strength(data: Mapping[str, Any], default: float) -> float:
 
 def _init(data: Mapping[str, Any]) -> ImageInput:
     """The init picture (one) and mask, fitted as resize_mode says."""
-    from PIL import ImageOps
-
     from if_cli.engine.image_input import load_input
 
     images = data.get("init_images")
@@ -273,17 +270,15 @@ def _init(data: Mapping[str, Any]) -> ImageInput:
         )
     mask = data.get("mask")
     invert = whole_in(data, "inpainting_mask_invert", 0, 1, 0)
-    init = load_input(
+    return load_input(
         "init_images[0]",
         fit=fit,
-        mask=None if mask is None else "mask",
+        mask=None if mask is None else "in the request",
         ratio=_ratio(data),
         data=picture_bytes(images[0], "init_images[0]"),
         mask_data=None if mask is None else picture_bytes(mask, "mask"),
+        invert_mask=bool(invert),
     )
-    if invert and init.mask is not None:
-        init = dataclasses.replace(init, mask=ImageOps.invert(init.mask))
-    return init
 
 
 def _ratio(data: Mapping[str, Any]) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +50,15 @@ class Outcome:
 
 
 class CollectingJob(Job):
-    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> None:
+    """``api`` names the API that sent it (``a1111``, ``openai``): an interrupt of one
+    API stops only its own jobs."""
+
+    def __init__(
+        self, request: GenerationRequest, loop: asyncio.AbstractEventLoop, api: str
+    ) -> None:
         super().__init__(request, JobSettings(), self._relay)
+        self.api = api
+        self.resume_hint = None  # the server keeps no files: nothing to resume
         self.loop = loop
         self.finished: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.pictures: list[Picture] = []
@@ -86,9 +94,15 @@ def _settle(future: asyncio.Future[dict[str, Any]], event: dict[str, Any]) -> No
         future.set_result(event)
 
 
-async def run_job(runner: JobRunner, request: GenerationRequest, client: Request) -> Outcome:
+def sent_by(api: str) -> Callable[[Job], bool]:
+    return lambda job: isinstance(job, CollectingJob) and job.api == api
+
+
+async def run_job(
+    runner: JobRunner, request: GenerationRequest, client: Request, api: str
+) -> Outcome:
     """Queue ``request``, wait until it is over, and say how it went."""
-    job = CollectingJob(request, asyncio.get_running_loop())
+    job = CollectingJob(request, asyncio.get_running_loop(), api)
     runner.submit(job)
     try:
         while not job.finished.done():

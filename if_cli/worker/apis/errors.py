@@ -29,14 +29,23 @@ def status_of(error: IFCliError) -> int:
     return 500  # the models, the device, memory: the server's side
 
 
+def api_text(error: IFCliError) -> str:
+    """The message, and its hint unless the hint is about the command line (``--fit``,
+    ``if-cli generate``), which an API's client cannot use."""
+    hint = error.hint
+    if hint is None or "--" in hint or "if-cli" in hint:
+        return error.message
+    return f"{error.message}; {hint}"
+
+
 def native_error(status: int, error: IFCliError) -> JSONResponse:
     return JSONResponse({"error": encode_error(error)}, status_code=status)
 
 
 def a1111_error(status: int, error: IFCliError) -> JSONResponse:
-    text = str(error)
+    text = api_text(error)
     if isinstance(error, BadFieldError) and status == 400:
-        problem = error.problem if error.hint is None else f"{error.problem}; {error.hint}"
+        problem = api_text(error).removeprefix(f"{error.field} ")
         location = ["body", *_location(error.field)]
         detail = [{"loc": location, "msg": problem, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
@@ -59,7 +68,7 @@ _OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404
 def openai_error(status: int, error: IFCliError, code: str | None = None) -> JSONResponse:
     kind = _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
     param = error.field if isinstance(error, BadFieldError) else None
-    body = {"error": {"message": str(error), "type": kind, "param": param, "code": code}}
+    body = {"error": {"message": api_text(error), "type": kind, "param": param, "code": code}}
     return JSONResponse(body, status_code=status)
 
 

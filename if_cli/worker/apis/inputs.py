@@ -26,6 +26,7 @@ from if_cli.schema import SchemaError, check_value, shown
 from if_cli.untrusted import parse_json
 from if_cli.worker.wire import MAX_BODY_BYTES
 
+UNKNOWN_FIELD = "is not a field this server knows"
 MAX_API_IMAGES = 100
 """Pictures one API request may ask for: they travel back in one answer, in memory
 (a script that wants more sends more requests, or uses ``if-cli generate``)."""
@@ -84,7 +85,7 @@ def check_types(data: Mapping[str, Any], kinds: Mapping[str, str]) -> None:
 def refuse_unknown(data: Mapping[str, Any], known: Iterable[str]) -> None:
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise BadFieldError(unknown[0], "is not a field this server knows")
+        raise BadFieldError(unknown[0], UNKNOWN_FIELD)
 
 
 def check_neutral(data: Mapping[str, Any], neutral: Mapping[str, tuple[Any, ...]]) -> None:
@@ -152,10 +153,16 @@ def aspect_of(width: int, height: int, names: str) -> str | None:
     return aspect_text(ratio)
 
 
+class UnknownModel(BadFieldError):
+    """A model name that is none of the presets (OpenAI answers 404 for it)."""
+
+
 def model_named(name: Any, field: str) -> str:
     """One of the presets (``if``, ``demo``); the APIs run nothing else."""
+    if not isinstance(name, str):
+        raise BadFieldError(field, f"must be a string, got {shown(name)}")
     if name not in PRESETS:
-        raise BadFieldError(
+        raise UnknownModel(
             field,
             f"must be one of {', '.join(PRESETS)}, got {shown(name)}",
             hint="GET /v1/models or /sdapi/v1/sd-models lists them",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,7 +19,14 @@ from if_cli.engine.catalog import PRESETS
 from if_cli.errors import BadFieldError, IFCliError, InvalidRequestError
 from if_cli.worker.apis.collect import Outcome, run_job
 from if_cli.worker.apis.errors import openai_error, status_of
-from if_cli.worker.apis.inputs import ApiState, body_bytes, json_object, png_base64
+from if_cli.worker.apis.inputs import (
+    UNKNOWN_FIELD,
+    ApiState,
+    UnknownModel,
+    body_bytes,
+    json_object,
+    png_base64,
+)
 from if_cli.worker.apis.openai_request import OpenAIJob, read_edit, read_generation
 from if_cli.worker.jobs import JobRunner
 
@@ -28,7 +36,7 @@ MAX_FIELD_BYTES = 1024**2  # a form's text field (a prompt is at most 10,000 cha
 
 def openai_routes(runner: JobRunner, state: ApiState) -> list[Route]:
     async def run(request: Request, job: OpenAIJob) -> Response:
-        outcome = await run_job(runner, job.request, request)
+        outcome = await run_job(runner, job.request, request, "openai")
         if outcome.error is not None:
             return _error(outcome.error)
         return JSONResponse(_answer(outcome))
@@ -43,7 +51,8 @@ def openai_routes(runner: JobRunner, state: ApiState) -> list[Route]:
     async def edits(request: Request) -> Response:
         try:
             form, image, mask = await _form(request)
-            return await run(request, read_edit(form, image, mask, state))
+            job = await run_in_threadpool(read_edit, form, image, mask, state)
+            return await run(request, job)
         except IFCliError as error:
             return _error(error)
 
@@ -67,13 +76,12 @@ def openai_routes(runner: JobRunner, state: ApiState) -> list[Route]:
 
 def _error(error: IFCliError) -> Response:
     status, code = status_of(error), None
-    if isinstance(error, BadFieldError):
-        if error.field == "model":
-            status, code = 404, "model_not_found"
-        elif error.problem == "is not a field this server knows":
-            code = "unknown_parameter"
-        else:
-            code = "invalid_value"
+    if isinstance(error, UnknownModel):
+        status, code = 404, "model_not_found"
+    elif isinstance(error, BadFieldError) and error.problem == UNKNOWN_FIELD:
+        code = "unknown_parameter"
+    elif status == 400:
+        code = "invalid_value"
     return openai_error(status, error, code)
 
 

@@ -66,6 +66,7 @@ _NEUTRAL: dict[str, tuple[Any, ...]] = {
 }
 _NUMBERS = ("n", "seed", "output_compression", "partial_images", "frame_count")
 _FIELD_NAMES = {"num_images": "n", "aspect": "size", "prompt": "prompt"}
+UPLOADED = "from the request"  # how messages name the pictures: "the mask from the request"
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,19 @@ def _init(image: bytes, mask: bytes | None, size: Any) -> ImageInput:
     from if_cli.engine.image_input import load_input, transparent_area
 
     what = "image" if mask is None else "mask"
-    area = transparent_area(image if mask is None else mask, what, what)
-    if mask is not None and (area is None or area.getextrema()[1] == 0):
+    area = transparent_area(image if mask is None else mask, UPLOADED, what)
+    low, high = (0, 0) if area is None else area.getextrema()
+    if mask is not None and high == 0:
         raise BadFieldError(
             "mask",
             "has no fully transparent pixels: OpenAI masks mark what to repaint as transparent",
         )
-    if area is not None and area.getextrema()[1] == 0:
-        area = None  # an image without transparent pixels: repainted whole
+    if low == 255:
+        raise BadFieldError(
+            what,
+            "is fully transparent: everything would be repainted",
+            hint="make a new picture with images/generations",
+        )
     aspect = None if size in (None, "auto") else _aspect(str(size))
     ratio = None
     if aspect is not None:
@@ -155,12 +161,12 @@ def _init(image: bytes, mask: bytes | None, size: Any) -> ImageInput:
 
         ratio = parse_aspect(aspect)
     return load_input(
-        "image",
+        UPLOADED,
         fit="keep" if size in (None, "auto") else "crop",
-        mask=None if area is None else "mask",
+        mask=None if high == 0 else UPLOADED,
         ratio=ratio,
         data=image,
-        mask_data=None if area is None else _png(area),
+        mask_data=None if area is None or high == 0 else _png(area),
     )
 
 
