@@ -12,6 +12,7 @@ from if_cli.engine.image_input import ImageInput
 from if_cli.engine.request import GenerationRequest, Placement
 from if_cli.worker import jobs
 from if_cli.worker.apis.collect import CollectingJob, sent_by
+from if_cli.worker.apis.inputs import Intake
 from if_cli.worker.jobs import Job, JobRunner, JobSettings, WorkerBusy
 
 
@@ -67,3 +68,17 @@ def test_an_apis_interrupt_reaches_only_that_apis_jobs() -> None:
         assert a1111.resume_hint is None and _job().resume_hint
     finally:
         loop.close()
+
+
+def test_a_request_meets_a_full_queue_before_its_pictures_are_decoded() -> None:
+    runner = JobRunner(Placement())
+    for _ in range(jobs.MAX_QUEUED_JOBS):
+        runner.submit(_job())
+    decoded: list[bool] = []
+    with pytest.raises(WorkerBusy):
+        asyncio.run(Intake(runner).read(lambda: decoded.append(True)))
+    assert decoded == []
+    runner.stop("a test")
+    with pytest.raises(jobs.WorkerError, match="stopping"):
+        asyncio.run(Intake(runner).read(lambda: decoded.append(True)))
+    assert decoded == []

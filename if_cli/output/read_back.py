@@ -184,14 +184,16 @@ def parse_a1111(file: str, text: str) -> Provenance:
             negative_lines.append(line)
         else:
             prompt_lines.append(line)
-    seed = pairs.pop("Seed", None)
+    seed = _seed(pairs.get("Seed"))
+    if seed is not None:  # one that is no seed stays a setting: nothing read is dropped
+        del pairs["Seed"]
     return Provenance(
         file=file,
         source=A1111,
         read_from=file,
         prompt="\n".join(prompt_lines).removeprefix(WORD_JOINER),
         negative_prompt="\n".join(negative_lines) if negative_lines is not None else None,
-        seed=_seed(seed),
+        seed=seed,
         settings=pairs,
     )
 

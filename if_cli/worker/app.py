@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -29,8 +28,8 @@ from if_cli.errors import IFCliError, InvalidRequestError, WorkerError
 from if_cli.schema import SchemaError, check_value
 from if_cli.untrusted import parse_json
 from if_cli.worker.apis.a1111 import a1111_routes
-from if_cli.worker.apis.errors import error_for, native_error
-from if_cli.worker.apis.inputs import ApiState, BodyTooLarge, body_bytes
+from if_cli.worker.apis.errors import error_for, native_error, status_of
+from if_cli.worker.apis.inputs import ApiState, BodyTooLarge, Intake, body_bytes
 from if_cli.worker.apis.openai_images import openai_routes
 from if_cli.worker.jobs import Job, JobRunner, JobSettings
 from if_cli.worker.openapi import OPENAPI
@@ -54,7 +53,7 @@ def build_app(
     ``request_stop`` shuts the server down (as SIGTERM does). ``model`` is the preset the
     A1111 and OpenAI endpoints run when a request names none."""
 
-    state = ApiState(model=model)
+    state = ApiState(Intake(runner), model)
 
     async def status(_request: Request) -> Response:
         return JSONResponse({**describe(), **runner.status()})
@@ -69,11 +68,11 @@ def build_app(
     async def jobs(request: Request) -> Response:
         try:
             body = await body_bytes(request)
-            job_request, settings = await run_in_threadpool(_job_from, body)  # PNGs decode
+            job_request, settings = await state.intake.read(_job_from, body)
         except BodyTooLarge as error:
             return native_error(413, bad_request(error.message))
-        except IFCliError as error:
-            return native_error(400, error)
+        except IFCliError as error:  # a bad request, or a full queue (503)
+            return native_error(status_of(error), error)
         loop = asyncio.get_running_loop()
         channel: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 

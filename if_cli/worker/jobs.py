@@ -153,19 +153,33 @@ class JobRunner:
     def submit(self, job: Job) -> int:
         """Queue ``job``; the number of jobs ahead of it."""
         with self._lock:
-            if self._stopping:
-                raise WorkerError(f"the worker is stopping ({self._stopping})")
-            held = sum(waiting.picture_bytes() for waiting in self._queue)
-            if len(self._queue) >= MAX_QUEUED_JOBS or (
-                self._queue and held + job.picture_bytes() > MAX_QUEUED_PICTURE_BYTES
-            ):
-                raise WorkerBusy(
-                    f"the worker's queue is full ({len(self._queue)} jobs waiting)",
-                    hint="try again once it is shorter",
-                )
+            self._check_room(job.picture_bytes())
             self._queue.append(job)
             self._lock.notify_all()
             return len(self._queue) - 1 + (self._current is not None)
+
+    def check_room(self) -> None:
+        """Raise WorkerBusy (or WorkerError, stopping) unless a job could queue now:
+        checked before a request's pictures are decoded."""
+        with self._lock:
+            self._check_room(0)
+
+    def _check_room(self, picture_bytes: int) -> None:
+        if self._stopping:
+            raise WorkerError(f"the worker is stopping ({self._stopping})")
+        if len(self._queue) >= MAX_QUEUED_JOBS:
+            raise WorkerBusy(
+                f"the worker's queue is full ({len(self._queue)} jobs waiting, the most it holds)",
+                hint="try again once it is shorter",
+            )
+        held = sum(waiting.picture_bytes() for waiting in self._queue)
+        if self._queue and held + picture_bytes > MAX_QUEUED_PICTURE_BYTES:
+            raise WorkerBusy(
+                f"the worker's queue is full: its waiting jobs' pictures hold "
+                f"{held / 1024**3:.1f} GiB of the {MAX_QUEUED_PICTURE_BYTES / 1024**3:g} GiB "
+                "it keeps",
+                hint="try again once it is shorter",
+            )
 
     def ahead_of(self, job: Job) -> int | None:
         """Jobs ahead of ``job`` in the queue; None once it runs (or is over)."""

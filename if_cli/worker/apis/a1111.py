@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,8 +34,9 @@ from if_cli.worker.apis.collect import Outcome, run_job, sent_by
 from if_cli.worker.apis.errors import a1111_error, status_of
 from if_cli.worker.apis.inputs import (
     ApiState,
-    json_object,
+    body_bytes,
     model_named,
+    parse_object,
     picture_bytes,
     png_base64,
     sampler_of,
@@ -49,16 +49,18 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
     def generation(read: Callable[[dict[str, Any], ApiState], A1111Job]) -> Handler:
+        def parse_and_read(body: bytes) -> A1111Job:
+            return read(parse_object(body), state)
+
         async def handle(request: Request) -> Response:
             try:
-                data = await json_object(request)
-                job = await run_in_threadpool(read, data, state)  # pictures decode here
+                job = await state.intake.read(parse_and_read, await body_bytes(request))
                 outcome = await run_job(runner, job.request, request, "a1111")
             except IFCliError as error:
                 return a1111_error(status_of(error), error)
             if outcome.error is not None and not outcome.interrupted:
                 return a1111_error(status_of(outcome.error), outcome.error)
-            return JSONResponse(_answer(data, job, outcome))
+            return JSONResponse(_answer(job, outcome))
 
         return handle
 
@@ -88,7 +90,7 @@ def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
         if request.method == "GET":
             return JSONResponse({"sd_model_checkpoint": state.model, "samples_format": "png"})
         try:
-            data = await json_object(request)
+            data = await state.intake.read(parse_object, await body_bytes(request))
             check_options(data)
             if "sd_model_checkpoint" in data:
                 state.model = model_named(data["sd_model_checkpoint"], "sd_model_checkpoint")
@@ -112,9 +114,8 @@ def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
 
     async def png_info(request: Request) -> Response:
         try:
-            data = await json_object(request)
-            picture = picture_bytes(data.get("image"), "image")
-            return JSONResponse(await run_in_threadpool(_png_info, picture))
+            body = await body_bytes(request)
+            return JSONResponse(await state.intake.read(_png_info, body))
         except IFCliError as error:
             return a1111_error(status_of(error), error)
 
@@ -133,13 +134,12 @@ def a1111_routes(runner: JobRunner, state: ApiState) -> list[Route]:
     ]
 
 
-def _answer(data: dict[str, Any], job: A1111Job, outcome: Outcome) -> dict[str, Any]:
+def _answer(job: A1111Job, outcome: Outcome) -> dict[str, Any]:
     """A1111's answer: the pictures, the request echoed, and ``info`` as a JSON string."""
-    echoed = {key: value for key, value in data.items() if key not in ("init_images", "mask")}
     images = [png_base64(p.png) for p in outcome.pictures] if job.send_images else []
     return {
         "images": images,
-        "parameters": echoed,
+        "parameters": job.echo,
         "info": json.dumps(_info(job, outcome), ensure_ascii=False),
     }
 
@@ -224,7 +224,7 @@ def _progress(runner: JobRunner) -> dict[str, Any]:
     }
 
 
-def _png_info(data: bytes) -> dict[str, Any]:
+def _png_info(body: bytes) -> dict[str, Any]:
     """The text chunks of a picture (nothing decoded but its header), the A1111
     ``parameters`` text parsed as A1111 does."""
     import warnings
@@ -234,6 +234,7 @@ def _png_info(data: bytes) -> dict[str, Any]:
     from if_cli.engine.image_input import DECODER_ERRORS
     from if_cli.output.read_back import parse_a1111
 
+    data = picture_bytes(parse_object(body).get("image"), "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

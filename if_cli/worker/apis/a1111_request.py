@@ -32,6 +32,7 @@ from if_cli.worker.apis.inputs import (
     aspect_of,
     check_neutral,
     check_types,
+    check_unused,
     model_named,
     number_in,
     picture_bytes,
@@ -138,6 +139,7 @@ class A1111Job:
     request: GenerationRequest
     model: str
     send_images: bool
+    echo: dict[str, Any]  # the fields as sent, but the pictures: A1111 answers with them
 
 
 def read_txt2img(data: Mapping[str, Any], state: ApiState) -> A1111Job:
@@ -153,6 +155,7 @@ def _read(data: Mapping[str, Any], state: ApiState, init_of: Any) -> A1111Job:
     # txt2img's denoising_strength is the hires fix's: no effect without it.
     known = {*mapped, "init_images"} if init_of is not None else set(mapped)
     check_types(data, mapped)
+    check_unused(data, {*mapped, "init_images"})
     refuse_unknown(
         {k: v for k, v in data.items() if not k.startswith(_HIRES_PREFIX)},
         {*known, *_NEUTRAL, *_NO_EFFECT, "override_settings"},
@@ -195,7 +198,8 @@ def _read(data: Mapping[str, Any], state: ApiState, init_of: Any) -> A1111Job:
         init=init,
         aspect=_aspect(data),
     )
-    return A1111Job(request, model, data.get("send_images") is not False)
+    echo = {key: value for key, value in data.items() if key not in ("init_images", "mask")}
+    return A1111Job(request, model, data.get("send_images") is not False, echo)
 
 
 def _model(data: Mapping[str, Any], state: ApiState) -> str:

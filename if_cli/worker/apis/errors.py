@@ -67,7 +67,7 @@ _OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404
 
 def openai_error(status: int, error: IFCliError, code: str | None = None) -> JSONResponse:
     kind = _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    param = error.field if isinstance(error, BadFieldError) else None
+    param = getattr(error, "field", None)
     body = {"error": {"message": api_text(error), "type": kind, "param": param, "code": code}}
     return JSONResponse(body, status_code=status)
 

@@ -8,15 +8,17 @@ as for any other request.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from if_cli.engine.catalog import PRESETS, shipped_model_path
@@ -24,7 +26,10 @@ from if_cli.engine.request import MAX_SEED, GenerationRequest, StageOptions
 from if_cli.errors import BadFieldError, InvalidRequestError
 from if_cli.schema import SchemaError, check_value, shown
 from if_cli.untrusted import parse_json
+from if_cli.worker.jobs import JobRunner
 from if_cli.worker.wire import MAX_BODY_BYTES
+
+T = TypeVar("T")
 
 UNKNOWN_FIELD = "is not a field this server knows"
 MAX_API_IMAGES = 100
@@ -37,11 +42,36 @@ class BodyTooLarge(InvalidRequestError):
         super().__init__(f"the body is over {MAX_BODY_BYTES} bytes")
 
 
+INTAKE_AT_ONCE = 2
+"""Requests whose bodies are parsed and pictures decoded at the same time."""
+MAX_UNUSED_FIELD_BYTES = 64 * 1024
+"""A field the server does not use (A1111's ``comments``) is echoed back, so it is kept
+while the job waits: it may be at most this long."""
+
+
+class Intake:
+    """Reads requests (JSON parsing, picture decoding) off the event loop, so a large or
+    hostile body never stalls the other clients; ``INTAKE_AT_ONCE`` at a time, and only
+    while the queue has room, so a flood of requests waits (or is refused) before its
+    pictures are decoded, not after."""
+
+    def __init__(self, runner: JobRunner) -> None:
+        self.runner = runner
+        self.slots = asyncio.Semaphore(INTAKE_AT_ONCE)
+
+    async def read(self, work: Callable[..., T], *args: Any) -> T:
+        self.runner.check_room()
+        async with self.slots:
+            self.runner.check_room()
+            return await run_in_threadpool(work, *args)
+
+
 @dataclass
 class ApiState:
-    """What the APIs remember between requests: the cascade a request runs when it names
-    none (``serve --model``; A1111's ``sd_model_checkpoint`` option changes it)."""
+    """What the APIs share: how requests are read, and the cascade a request runs when it
+    names none (``serve --model``; A1111's ``sd_model_checkpoint`` option changes it)."""
 
+    intake: Intake
     model: str = "if"
 
 
@@ -59,15 +89,32 @@ async def body_bytes(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object."""
+def parse_object(body: bytes) -> dict[str, Any]:
+    """A body as a JSON object (in the intake's thread: parsing 256 MiB takes seconds)."""
     try:
-        data = parse_json(await body_bytes(request))
+        data = parse_json(body)
     except ValueError as error:
         raise InvalidRequestError(f"the body is {error}") from None
     if not isinstance(data, dict):
         raise InvalidRequestError(f"the body must be a JSON object, got {shown(data)}")
     return data
+
+
+def check_unused(data: Mapping[str, Any], used: Iterable[str]) -> None:
+    """Fields the server does not use are still finite JSON of a bounded size: they are
+    kept while the job waits, and echoed back."""
+    used = set(used)
+    for name, value in data.items():
+        if name in used:
+            continue
+        try:
+            size = len(json.dumps(value, allow_nan=False))
+        except ValueError:
+            raise BadFieldError(name, "holds NaN or Infinity, which JSON has not") from None
+        if size > MAX_UNUSED_FIELD_BYTES:
+            raise BadFieldError(
+                name, f"is {size} bytes; a field without effect may be at most 64 KiB"
+            )
 
 
 def check_types(data: Mapping[str, Any], kinds: Mapping[str, str]) -> None:

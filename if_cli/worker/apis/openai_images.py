@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,7 +23,7 @@ from if_cli.worker.apis.inputs import (
     ApiState,
     UnknownModel,
     body_bytes,
-    json_object,
+    parse_object,
     png_base64,
 )
 from if_cli.worker.apis.openai_request import OpenAIJob, read_edit, read_generation
@@ -43,7 +42,8 @@ def openai_routes(runner: JobRunner, state: ApiState) -> list[Route]:
 
     async def generations(request: Request) -> Response:
         try:
-            job = read_generation(await json_object(request), state)
+            body = await body_bytes(request)
+            job = await state.intake.read(lambda: read_generation(parse_object(body), state))
             return await run(request, job)
         except IFCliError as error:
             return _error(error)
@@ -51,7 +51,7 @@ def openai_routes(runner: JobRunner, state: ApiState) -> list[Route]:
     async def edits(request: Request) -> Response:
         try:
             form, image, mask = await _form(request)
-            job = await run_in_threadpool(read_edit, form, image, mask, state)
+            job = await state.intake.read(read_edit, form, image, mask, state)
             return await run(request, job)
         except IFCliError as error:
             return _error(error)
@@ -60,18 +60,26 @@ def openai_routes(runner: JobRunner, state: ApiState) -> list[Route]:
         return JSONResponse(
             {
                 "object": "list",
-                "data": [
-                    {"id": name, "object": "model", "created": 0, "owned_by": "if-cli"}
-                    for name in PRESETS
-                ],
+                "data": [_model(name) for name in PRESETS],
             }
         )
 
+    async def model(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in PRESETS:
+            return _error(UnknownModel("model", f"{name!r} is not one of {', '.join(PRESETS)}"))
+        return JSONResponse(_model(name))
+
     return [
         Route("/v1/images/generations", generations, methods=["POST"]),
+        Route("/v1/models/{name}", model, methods=["GET"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
     ]
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "if-cli"}
 
 
 def _error(error: IFCliError) -> Response:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from if_cli.engine.catalog import preset_stages
 from if_cli.engine.request import GenerationRequest
-from if_cli.errors import BadFieldError
+from if_cli.errors import BadFieldError, InvalidRequestError
 from if_cli.worker.apis.inputs import (
     MAX_API_IMAGES,
     ApiState,
@@ -138,6 +138,16 @@ def _aspect(size: str | None) -> str | None:
 
 def _init(image: bytes, mask: bytes | None, size: Any) -> ImageInput:
     """The picture, and the mask from the mask's transparency or else the picture's."""
+    try:
+        return _read_pictures(image, mask, size)
+    except InvalidRequestError as error:
+        if getattr(error, "field", None) is None:  # OpenAI's errors name the field
+            picture = "mask" if error.message.startswith(("mask", "the mask")) else "image"
+            error.field = picture  # type: ignore[attr-defined]
+        raise
+
+
+def _read_pictures(image: bytes, mask: bytes | None, size: Any) -> ImageInput:
     from if_cli.engine.image_input import load_input, transparent_area
 
     what = "image" if mask is None else "mask"
