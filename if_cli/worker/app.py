@@ -26,10 +26,9 @@ from starlette.routing import Route
 from if_cli.engine.embedding_cache import MAX_CACHE_GIB
 from if_cli.errors import IFCliError, InvalidRequestError, WorkerError
 from if_cli.schema import SchemaError, check_value
-from if_cli.untrusted import parse_json
 from if_cli.worker.apis.a1111 import a1111_routes
 from if_cli.worker.apis.errors import error_for, native_error, status_of
-from if_cli.worker.apis.inputs import ApiState, BodyTooLarge, Intake, body_bytes
+from if_cli.worker.apis.inputs import ApiState, BodyTooLarge, Intake, body_bytes, parse_object
 from if_cli.worker.apis.openai_images import openai_routes
 from if_cli.worker.jobs import Job, JobRunner, JobSettings
 from if_cli.worker.openapi import OPENAPI
@@ -140,11 +139,9 @@ def _line(event: dict[str, Any]) -> bytes:
 
 def _job_from(body: bytes) -> tuple[Any, JobSettings]:
     try:
-        data = parse_json(body)
-    except ValueError as error:
-        raise bad_request(f"the body is {error}") from None
-    if not isinstance(data, dict):
-        raise bad_request("the body must be a JSON object")
+        data = parse_object(body)
+    except InvalidRequestError as error:
+        raise bad_request(error.message) from None
     unknown = sorted(set(data) - _JOB_FIELDS)
     if unknown:
         raise bad_request(f"unknown field {unknown[0]!r}")
