@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def test_pictures_of_other_tools_and_broken_files_are_read_or_refused_in_one_lin
     damaged = bytearray((tmp_path / "forge.png").read_bytes())
     damaged[damaged.find(b"tEXt") + 10] ^= 0x55  # the parameters chunk fails its CRC
     (tmp_path / "damaged.png").write_bytes(bytes(damaged))
+    bomb = bytearray((tmp_path / "forge.png").read_bytes())
+    bomb[16:24] = (100_000).to_bytes(4, "big") * 2  # the header claims 100000² px
+    bomb[29:33] = zlib.crc32(bytes(bomb[12:29])).to_bytes(4, "big")
+    (tmp_path / "bomb.png").write_bytes(bytes(bomb))
     foreign = tmp_path / "other.json"
     foreign.write_text('{"prompt": "x"}')
     newer = tmp_path / "newer.json"
@@ -68,6 +73,7 @@ def test_pictures_of_other_tools_and_broken_files_are_read_or_refused_in_one_lin
         bare: "has no generation record",
         broken: "neither a picture nor a sidecar",
         tmp_path / "damaged.png": "is a damaged PNG",
+        tmp_path / "bomb.png": "too large a picture; refused before decoding",
         foreign: "not a sidecar if-cli knows",
         newer: "not a sidecar this if-cli reads",
         tmp_path / "missing.png": "no such file",

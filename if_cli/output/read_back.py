@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,19 +139,41 @@ def _from_sidecar(file: Path, sidecar: Path) -> Provenance:
     )
 
 
-def _from_chunks(path: Path) -> Provenance:
-    from PIL import Image, UnidentifiedImageError
+class NotAPicture(InvalidRequestError):
+    """Bytes that no picture decoder recognises (not a damaged picture)."""
 
+
+def text_chunks(data: bytes, name: str) -> dict[str, str]:
+    """A picture's text chunks, read from its header and the chunks before its pixels:
+    nothing is decoded, and a header that claims a decompression bomb is refused."""
+    from PIL import Image
+
+    from if_cli.engine.image_input import DECODER_ERRORS
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                info = dict(picture.info)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidRequestError(
+            f"{name} is too large a picture; refused before decoding ({exc})"
+        ) from exc
+    except DECODER_ERRORS as exc:  # UnidentifiedImageError is an OSError
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise InvalidRequestError(f"{name} is a damaged PNG ({exc})") from exc
+        raise NotAPicture(f"{name} is not a picture Pillow can read") from exc
+    return {key: value for key, value in info.items() if isinstance(value, str)}
+
+
+def _from_chunks(path: Path) -> Provenance:
     try:
         data = read_bytes(path, MAX_PICTURE_BYTES)
     except UnreadableFile as exc:
         raise InvalidRequestError(str(exc)) from exc
-    try:  # the header and the chunks before the pixels: nothing is decoded
-        with Image.open(io.BytesIO(data)) as picture:
-            info = dict(picture.info)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if data.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise InvalidRequestError(f"{path} is a damaged PNG ({exc})") from exc
+    try:
+        info = text_chunks(data, str(path))
+    except NotAPicture as exc:
         raise InvalidRequestError(
             f"{path} is neither a picture nor a sidecar if-cli reads"
         ) from exc

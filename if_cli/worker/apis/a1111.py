@@ -8,7 +8,6 @@ Pictures come back as base64 PNGs carrying the A1111 ``parameters`` text, with t
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Callable, Coroutine
@@ -227,23 +226,14 @@ def _progress(runner: JobRunner) -> dict[str, Any]:
 def _png_info(body: bytes) -> dict[str, Any]:
     """The text chunks of a picture (nothing decoded but its header), the A1111
     ``parameters`` text parsed as A1111 does."""
-    import warnings
-
-    from PIL import Image
-
-    from if_cli.engine.image_input import DECODER_ERRORS
-    from if_cli.output.read_back import parse_a1111
+    from if_cli.errors import InvalidRequestError
+    from if_cli.output.read_back import parse_a1111, text_chunks
 
     data = picture_bytes(parse_object(body).get("image"), "image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as picture:
-                items = {k: v for k, v in picture.info.items() if isinstance(v, str)}
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise BadFieldError("image", "is too large a picture; refused before decoding") from error
-    except DECODER_ERRORS as error:  # UnidentifiedImageError is an OSError
-        raise BadFieldError("image", "is not a picture Pillow can read") from error
+        items = text_chunks(data, "image")
+    except InvalidRequestError as error:
+        raise BadFieldError("image", error.message.removeprefix("image ")) from None
     text = items.pop("parameters", "")
     if not text.strip():
         return {"info": "", "items": items, "parameters": {}}
