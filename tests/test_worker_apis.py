@@ -28,7 +28,7 @@ import pytest
 import webuiapi
 
 from tests.pictures import write_mask, write_picture
-from tests.workers import Worker, run_client, start_worker
+from tests.workers import Worker, run_client, start_client, start_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "test-key-" + "k" * 32
@@ -469,17 +469,8 @@ def test_a_client_that_hangs_up_cancels_its_job(served: Served) -> None:
 def test_interrupt_never_stops_a_job_of_if_clis_own_commands(
     served: Served, tmp_path: Path
 ) -> None:
-    import subprocess
-
-    from tests.conftest import CLI
-
-    command = subprocess.Popen(
-        [str(CLI), "generate", PROMPT, "--model", "demo", "--steps", "300", "-q"],
-        cwd=tmp_path,
-        env=served.worker.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    command = start_client(
+        served.worker, "generate", PROMPT, "--model", "demo", "--steps", "300", "-q", cwd=tmp_path
     )
     deadline = time.monotonic() + 60
     while not served.worker.status()["running"]:

@@ -15,20 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI
-from tests.workers import DEMO, Worker, run_client, start_worker
-
-
-def _client(worker: Worker, *args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(CLI), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=worker.env,
-        cwd=cwd,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+from tests.workers import DEMO, Worker, run_client, start_client, start_worker
 
 
 def _wait_for(worker: Worker, words: str, timeout: float = 60) -> None:
@@ -47,7 +34,7 @@ def test_a_worker_killed_mid_job_leaves_its_client_one_line_and_no_partial_file(
     hf_home: Path, tmp_path: Path
 ) -> None:
     worker = start_worker(hf_home, tmp_path / "home", extra_env={"IF_CLI_FAULT": "pause@stage_2#2"})
-    client = _client(worker, *_two_prompts(tmp_path), "-o", "out", cwd=tmp_path)
+    client = start_client(worker, *_two_prompts(tmp_path), "-o", "out", cwd=tmp_path)
     _wait_for(worker, "paused at stage_2")  # the second image, the first one written
     worker.process.kill()
     _out, err = client.communicate(timeout=60)
@@ -75,7 +62,7 @@ def test_ctrl_c_in_a_client_cancels_its_job_and_the_worker_goes_on(
         extra_env={"IF_CLI_FAULT": "pause@stage_2", "IF_CLI_FAULT_RELEASE": str(release)},
     )
     try:
-        first = _client(worker, "generate", "a cube", *DEMO, "-o", "first", cwd=tmp_path)
+        first = start_client(worker, "generate", "a cube", *DEMO, "-o", "first", cwd=tmp_path)
         _wait_for(worker, "paused at stage_2")
         first.send_signal(signal.SIGINT)
         _out, err = first.communicate(timeout=60)
@@ -123,7 +110,7 @@ def test_sigterm_stops_the_running_job_and_exits_cleanly(hf_home: Path, tmp_path
         tmp_path / "home",
         extra_env={"IF_CLI_FAULT": "pause@stage_2", "IF_CLI_FAULT_RELEASE": str(release)},
     )
-    client = _client(worker, "generate", "a cube", *DEMO, "-o", "out", cwd=tmp_path)
+    client = start_client(worker, "generate", "a cube", *DEMO, "-o", "out", cwd=tmp_path)
     _wait_for(worker, "paused at stage_2")
     worker.process.send_signal(signal.SIGTERM)
     time.sleep(0.5)

@@ -106,6 +106,21 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     )
 
 
+def start_client(worker: Worker, *args: str, cwd: Path) -> subprocess.Popen[str]:
+    """A command in the environment of the worker's clients, left running (Ctrl-C ends
+    it as it ends a user's)."""
+    return subprocess.Popen(
+        [str(CLI), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=worker.env,
+        cwd=cwd,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
 def run_client(
     worker: Worker, *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

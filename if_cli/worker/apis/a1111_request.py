@@ -37,6 +37,7 @@ from if_cli.worker.apis.inputs import (
     number_in,
     picture_bytes,
     preset_request,
+    ratio_of,
     refuse_unknown,
     sampler_of,
     seed_of,
@@ -278,15 +279,8 @@ def _init(data: Mapping[str, Any]) -> ImageInput:
         "init_images[0]",
         fit=fit,
         mask=None if mask is None else "in the request",
-        ratio=_ratio(data),
+        ratio=ratio_of(_aspect(data)),
         data=picture_bytes(images[0], "init_images[0]"),
         mask_data=None if mask is None else picture_bytes(mask, "mask"),
         invert_mask=bool(invert),
     )
-
-
-def _ratio(data: Mapping[str, Any]) -> Any:
-    from if_cli.engine.sizes import parse_aspect
-
-    aspect = _aspect(data)
-    return None if aspect is None else parse_aspect(aspect)

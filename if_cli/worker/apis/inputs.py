@@ -204,6 +204,13 @@ class UnknownModel(BadFieldError):
     """A model name that is none of the presets (OpenAI answers 404 for it)."""
 
 
+def ratio_of(aspect: str | None) -> Fraction | None:
+    """The ratio an aspect (from ``aspect_of``) fits an input picture to; None: a square."""
+    from if_cli.engine.sizes import parse_aspect
+
+    return None if aspect is None else parse_aspect(aspect)
+
+
 def model_named(name: Any, field: str) -> str:
     """One of the presets (``if``, ``demo``); the APIs run nothing else."""
     if not isinstance(name, str):

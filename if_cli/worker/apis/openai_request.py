@@ -29,6 +29,7 @@ from if_cli.worker.apis.inputs import (
     check_types,
     model_named,
     preset_request,
+    ratio_of,
     refuse_unknown,
     seed_of,
     whole_in,
@@ -164,17 +165,11 @@ def _read_pictures(image: bytes, mask: bytes | None, size: Any) -> ImageInput:
             "is fully transparent: everything would be repainted",
             hint="make a new picture with images/generations",
         )
-    aspect = None if size in (None, "auto") else _aspect(str(size))
-    ratio = None
-    if aspect is not None:
-        from if_cli.engine.sizes import parse_aspect
-
-        ratio = parse_aspect(aspect)
     return load_input(
         UPLOADED,
         fit="keep" if size in (None, "auto") else "crop",
         mask=None if high == 0 else UPLOADED,
-        ratio=ratio,
+        ratio=ratio_of(_aspect(None if size is None else str(size))),
         data=image,
         mask_data=None if area is None or high == 0 else _png(area),
     )
