@@ -25,16 +25,20 @@ from training.evaluate import (
     read_picture,
     score,
 )
-from training.scenes import Scene, held_out_scenes, is_held_out, render, training_scene
+from training.scenes import Scene, Shape, held_out_scenes, is_held_out, render, training_scene
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 REPOS = [DEMO_FOLDER / folder for folder in SHIPPED_MODELS.values()]
 QUICK_START = "a red circle above a blue square"
-# What the shipped demo reaches on these prompts (0.83 and 0.58, measured), less a margin:
-# a floor that catches a broken cascade or a worse retrain. The issue's goals (colour 0.9,
-# position 0.75) are not reached yet: three shapes in a row defeat it (see the model card).
-FLOORS = {"colour": 0.75, "position": 0.5}
+# What the shipped demo reaches on these prompts (colour 0.80, position 0.55, background
+# 1.00, shape 0.28, measured), less a margin: floors that catch a broken cascade or a
+# worse retrain. The goals (0.95, 0.85, 0.90, 0.80) are not reached: it often swaps which
+# colour goes first (see the model card's known weaknesses).
+FLOORS = {"colour": 0.75, "position": 0.5, "background": 0.95, "shape": 0.22}
 HELD_OUT_PROMPTS = 60
+# The README's prompt at seeds 1–8 (both colours 7, the order 3, the background 8 and all
+# right 1, measured), less a margin. The goal is every fact right for 7 of the 8.
+QUICK_START_FLOORS = {"colour": 6, "position": 2, "background": 7}
 
 
 def _sidecar(png: Path) -> dict:
@@ -197,6 +201,27 @@ def test_analysis_reads_drawn_scenes_and_rejects_wrong_ones() -> None:
     assert wrong["colour"] == 1.0 and wrong["position"] == 0.0
 
 
+def test_quick_start_prompt_keeps_its_colours_and_background(cli: Cli, tmp_path: Path) -> None:
+    """The README's first command is every new user's first picture: judged as the
+    held-out prompts are, over seeds 1 to 8, it stays at what the shipped demo reaches."""
+    scene = Scene(
+        (Shape("circle", "red", 0, 0, 0), Shape("square", "blue", 0, 0, 0)),
+        "white",
+        "above",
+        says_background=False,
+    )
+    assert scene.caption == QUICK_START
+    done = cli(
+        *("generate", QUICK_START, "--model", "demo", "--seed", "1-8", "--batch-size", "8"),
+        *("-o", str(tmp_path), "-q"),
+    )
+    assert done.returncode == 0, done.stderr
+    verdicts = [judge(scene, read_picture(Image.open(p))) for p in done.stdout.split()]
+    assert len(verdicts) == 8
+    counts = {name: sum(getattr(v, name) for v in verdicts) for name in QUICK_START_FLOORS}
+    assert all(counts[name] >= floor for name, floor in QUICK_START_FLOORS.items()), counts
+
+
 @pytest.mark.slow
 def test_demo_follows_prompts_it_never_saw(cli: Cli, tmp_path: Path) -> None:
     scenes = held_out_scenes(EVALUATION_SEED, HELD_OUT_PROMPTS)
@@ -214,21 +239,33 @@ def _weights_digest(folder: Path) -> dict[str, str]:
     }
 
 
-def test_training_script_is_reproducible_and_its_output_runs(cli: Cli, tmp_path: Path) -> None:
-    short = ["--stage-1-steps", "2", "--stage-2-steps", "2"]
+def _train(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    short = ["--stage-1-steps", "3", "--stage-2-steps", "2", "--checkpoint-every", "1"]
     short += ["--stage-1-batch", "2", "--stage-2-batch", "2", "--threads", "1"]
-    runs = []
-    for name in ("a", "b"):
-        out = tmp_path / name
-        subprocess.run(
-            [sys.executable, "-m", "training.train_demo", "--out", str(out), *short],
-            check=True,
-            capture_output=True,
-            cwd=Path(__file__).parent.parent,
-        )
-        runs.append(out)
+    return subprocess.run(
+        [sys.executable, "-m", "training.train_demo", "--out", str(out), *short, *options],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+
+
+def test_training_is_reproducible_resumable_and_its_output_runs(cli: Cli, tmp_path: Path) -> None:
+    runs = [tmp_path / "straight", tmp_path / "in-sittings"]
+    assert _train(runs[0]).returncode == 0
+    # Stopped in stage I, then in stage II, then finished: the same bytes as one go.
+    sittings = [_train(runs[1], "--stop-after", "2") for _ in range(2)] + [_train(runs[1])]
+    assert [done.returncode for done in sittings] == [3, 3, 0], sittings[-1].stderr
+    assert "stage I: stopped after step 2; the same command goes on" in sittings[0].stderr
+    assert "stage II: stopped after step 1; the same command goes on" in sittings[1].stderr
     assert _weights_digest(runs[0]) == _weights_digest(runs[1])
     assert len(_weights_digest(runs[0])) == 4
+    assert not (runs[1] / ".checkpoints").exists()
+    record = json.loads((runs[1] / "training.json").read_text())
+    assert len(record["commands"]) == 1 and "--stop-after" not in record["commands"][0]
+    assert (runs[1] / "vocabulary.json").read_text() == (
+        DEMO_FOLDER / "vocabulary.json"
+    ).read_text()
     done = cli(
         *("generate", QUICK_START, "--stage-1-model", str(runs[0] / "IF-I-demo")),
         *("--stage-2-model", str(runs[0] / "IF-II-demo"), "--stages", "2"),

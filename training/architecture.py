@@ -24,7 +24,7 @@ T5_CONFIG: dict[str, Any] = {
     "d_model": T5_WIDTH,
     "d_kv": 32,
     "d_ff": 256,
-    "num_layers": 2,
+    "num_layers": 3,
     "num_heads": 4,
     "feed_forward_proj": "gated-gelu",
     "relative_attention_num_buckets": 32,
@@ -116,8 +116,10 @@ SCHEDULER: dict[str, Any] = {
     "trained_betas": None,
     "variance_type": "fixed_small",
 }
-# Stage II predicts v: with epsilon, a picture's overall colour hangs on tiny differences
-# in the noise it predicts at high noise levels, and a small SR UNet got it wrong.
+# Both demo stages predict v: with epsilon, a picture's overall colour hangs on tiny
+# differences in the noise predicted at high noise levels, and small UNets get it wrong
+# (stage II shifted every colour; stage I drew the wrong backgrounds).
+STAGE_1_SCHEDULER = {**SCHEDULER, "prediction_type": "v_prediction"}
 STAGE_2_SCHEDULER = {**SCHEDULER, "sample_max_value": 1.0, "prediction_type": "v_prediction"}
 IMAGE_NOISING_SCHEDULER = {**SCHEDULER, "clip_sample": False, "thresholding": False}
 
@@ -140,7 +142,7 @@ def sampler(schedule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-STAGE_1_SAMPLER = sampler(SCHEDULER)
+STAGE_1_SAMPLER = sampler(STAGE_1_SCHEDULER)
 
 
 def model_index(

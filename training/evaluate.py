@@ -176,6 +176,16 @@ def accuracy(verdicts: list[Verdict]) -> dict[str, float]:
     }
 
 
+def accuracy_by_kind(scenes: list[Scene], verdicts: list[Verdict]) -> dict[str, dict]:
+    """``accuracy`` over all prompts, and over those with one, two and three shapes."""
+    table: dict[str, dict] = {"all": {"prompts": len(scenes), **accuracy(verdicts)}}
+    for count, kind in ((1, "one shape"), (2, "two shapes"), (3, "three in a row")):
+        chosen = [v for s, v in zip(scenes, verdicts, strict=True) if len(s.shapes) == count]
+        if chosen:
+            table[kind] = {"prompts": len(chosen), **accuracy(chosen)}
+    return table
+
+
 def generate_arguments(scenes: list[Scene], out: Path, seed: int) -> list[str]:
     """``if-cli`` arguments that make one picture per scene caption under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -200,11 +210,17 @@ def score(scenes: list[Scene], pictures: dict[str, Path]) -> list[Verdict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Accuracy of the demo on held-out captions.")
     parser.add_argument("--count", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first picture's seed")
+    parser.add_argument(
+        "--scenes-seed",
+        type=int,
+        default=EVALUATION_SEED,
+        help="which held-out captions; tune settings on another set than the one you report",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("extra", nargs="*", help="more if-cli options, after --")
     args = parser.parse_args(argv)
-    scenes = held_out_scenes(EVALUATION_SEED, args.count)
+    scenes = held_out_scenes(args.scenes_seed, args.count)
     cli = shutil.which("if-cli") or str(Path(sys.executable).with_name("if-cli"))
     command = [cli, *generate_arguments(scenes, args.out, args.seed), *args.extra]
     listing = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -212,7 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     for scene, verdict in zip(scenes, verdicts, strict=True):
         marks = "".join("+" if ok else "-" for ok in vars(verdict).values())
         print(f"{marks}  {scene.caption}", file=sys.stderr)
-    print(json.dumps({"prompts": len(scenes), **accuracy(verdicts)}))
+    table = accuracy_by_kind(scenes, verdicts)
+    for kind, row in table.items():
+        figures = " ".join(
+            f"{name} {value:.2f}" for name, value in row.items() if name != "prompts"
+        )
+        print(f"{kind:>15} ({row['prompts']:>2}): {figures}", file=sys.stderr)
+    print(json.dumps(table["all"]))
 
 
 if __name__ == "__main__":

@@ -106,9 +106,15 @@ def _pair(rng: random.Random, relation: str) -> list[tuple[float, float]]:
     return [(second, across_a), (first, across_b)]
 
 
-def random_scene(rng: random.Random) -> Scene:
-    """One scene: 40 % one shape, 45 % two, 15 % three; colours differ within a scene."""
-    count = rng.choices((1, 2, 3), weights=(40, 45, 15))[0]
+MIX = (40, 45, 15)
+"""How often a scene has one, two and three shapes (the held-out prompts' mix)."""
+TRAINING_MIX = (25, 45, 30)
+"""Training sees more of the harder scenes: binding colours to an order is what it lacks."""
+
+
+def random_scene(rng: random.Random, mix: tuple[int, int, int] = MIX) -> Scene:
+    """One scene with one, two or three shapes as often as ``mix`` says; colours differ."""
+    count = rng.choices((1, 2, 3), weights=mix)[0]
     colours = rng.sample(list(COLOURS), count)
     background = rng.choice(list(BACKGROUNDS))
     says_background = background != DEFAULT_BACKGROUND or rng.random() < 0.5
@@ -135,7 +141,7 @@ def random_scene(rng: random.Random) -> Scene:
 def training_scene(rng: random.Random) -> Scene:
     """A random scene whose caption is not held out."""
     while True:
-        scene = random_scene(rng)
+        scene = random_scene(rng, TRAINING_MIX)
         if not is_held_out(scene.caption):
             return scene
 
@@ -183,3 +189,20 @@ def render(scene: Scene, side: int = SIDE) -> Image.Image:
         else:
             draw.polygon(_outline(shape, scale), fill=fill)
     return picture.resize((side, side), Image.Resampling.BOX)
+
+
+def vocabulary() -> dict[str, list[str]]:
+    """Every word a caption can hold, by what it names: what the demo can know.
+
+    ``backgrounds`` are colours the demo knows only in "on a … background"; ``words``
+    are the captions' other words (articles, "and", and the words of the positions).
+    """
+    positions = [*PLACES, *RELATIONS, ROW]
+    phrase_words = {word for phrase in positions for word in phrase.split()}
+    return {
+        "shapes": list(SHAPES),
+        "colours": list(COLOURS),
+        "positions": positions,
+        "backgrounds": list(BACKGROUNDS),
+        "words": sorted(phrase_words | {"a", "an", "and", "on", "background"}),
+    }

@@ -4,12 +4,15 @@
 
 Stage I (32 px) and the T5 encoder are trained together from random weights; stage II
 (32 → 128 px) is then trained with that encoder frozen, exactly as the cascade will call
-it. Both use IF's recipe in small: epsilon prediction on a 1000-step cosine schedule, 10 %
-empty captions for classifier-free guidance, and for stage II a noise-augmented, upsampled
-low-resolution picture with its noise level as the class label. The saved weights are
-the exponential moving average, in fp16.
+it. Both use IF's recipe in small (a 1000-step cosine schedule, 10 % empty captions for
+classifier-free guidance, and for stage II a noise-augmented, upsampled low-resolution
+picture with its noise level as the class label), predicting v rather than IF's epsilon.
+The saved weights are the exponential moving average, in fp16.
 
-The same seed, step counts, thread count and torch version give the same weights.
+A checkpoint is saved every ``--checkpoint-every`` steps; the same command run again
+after a stop (Ctrl-C, a lost machine, ``--stop-after``) goes on from the last one. The
+same seed, step counts, thread count, precision and torch version give the same weights,
+in one sitting or several, on the same kind of CPU.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from training import architecture as arch
-from training.scenes import Scene, random_scene, render, training_scene
+from training import checkpoints
+from training.scenes import Scene, random_scene, render, training_scene, vocabulary
 
 STAGE_1_FOLDER = "IF-I-demo"
 STAGE_2_FOLDER = "IF-II-demo"
@@ -55,6 +59,7 @@ class Settings:
     warmup: int = 100
     ema_decay: float = 0.998
     threads: int = 2
+    precision: str = "bf16"  # "bf16": autocast on the CPU, 1.5 times as fast as "fp32"
 
 
 def _to_tensor(pictures: list[Image.Image]) -> torch.Tensor:
@@ -114,10 +119,39 @@ def _loss(
     return (weight * per_image).mean() + 0.01 * variance.float().pow(2).mean()
 
 
-class Trainer:
-    """AdamW with warm-up and cosine decay, gradient clipping, and an EMA of the weights."""
+class Stopped(Exception):
+    """The sitting's step budget (``--stop-after``) ran out; a checkpoint holds the rest."""
 
-    def __init__(self, modules: list[torch.nn.Module], settings: Settings, steps: int) -> None:
+
+@dataclass
+class Sitting:
+    """How many more steps this process may take (None: all of them)."""
+
+    steps_left: int | None = None
+
+    def take(self) -> bool:
+        """Whether one more step may be taken; counts it if so."""
+        if self.steps_left is None:
+            return True
+        if self.steps_left <= 0:
+            return False
+        self.steps_left -= 1
+        return True
+
+
+class Trainer:
+    """AdamW with warm-up and cosine decay, gradient clipping, and an EMA of the weights,
+    saving a checkpoint every ``every`` steps (and resuming from one) in ``checkpoints``."""
+
+    def __init__(
+        self,
+        modules: list[torch.nn.Module],
+        settings: Settings,
+        steps: int,
+        checkpoints: Path | None = None,
+        every: int = 200,
+        sitting: Sitting | None = None,
+    ) -> None:
         self.modules = modules
         self.ema = [copy.deepcopy(m).eval().requires_grad_(False) for m in modules]
         self.params = [p for m in modules for p in m.parameters()]
@@ -125,6 +159,8 @@ class Trainer:
             self.params, lr=settings.learning_rate, betas=(0.9, 0.99), weight_decay=0.01
         )
         self.settings, self.steps = settings, steps
+        self.checkpoints, self.every = checkpoints, every
+        self.sitting = sitting or Sitting()
 
     def step(self, index: int, loss: torch.Tensor) -> None:
         s = self.settings
@@ -142,26 +178,46 @@ class Trainer:
                 for p, a in zip(module.parameters(), average.parameters(), strict=True):
                     a.lerp_(p, 1 - decay)
 
-    def run(self, label: str, loss_at: Callable[[int], torch.Tensor]) -> dict[str, float]:
-        """Take every step on the loss ``loss_at(step)`` gives; the time taken, final loss."""
-        report = _progress(label, self.steps)
-        started, losses = time.perf_counter(), []
-        for index in range(self.steps):
-            loss = loss_at(index)
+    def run(
+        self, label: str, loss_at: Callable[[int], torch.Tensor], rng: random.Random
+    ) -> dict[str, float]:
+        """Take every step on the loss ``loss_at(step)`` gives (``rng`` draws its scenes);
+        the time taken and the final loss. Goes on from a checkpoint where there is one."""
+        stage = label.replace(" ", "-")
+        settings = asdict(self.settings)
+        state = (self.modules, self.ema, self.optimizer, rng)
+        done = checkpoints.Progress(0, [], 0.0)
+        if self.checkpoints is not None:
+            done = checkpoints.load(self.checkpoints, stage, settings, *state) or done
+            if done.step:
+                print(f"{label}: resuming after step {done.step}", file=sys.stderr, flush=True)
+        report = _progress(label, self.steps, done.step)
+        started, losses = time.perf_counter() - done.seconds, done.losses
+        for index in range(done.step, self.steps):
+            if not self.sitting.take():
+                raise Stopped(f"{label}: stopped after step {index}")
+            with torch.autocast("cpu", torch.bfloat16, enabled=self.settings.precision == "bf16"):
+                loss = loss_at(index)
             self.step(index, loss)
             losses.append(loss.item())
             report(index, losses[-1])
+            finished = index + 1
+            last = finished == self.steps or self.sitting.steps_left == 0
+            if self.checkpoints is not None and (finished % self.every == 0 or last):
+                elapsed = time.perf_counter() - started
+                progress = checkpoints.Progress(finished, losses, elapsed)
+                checkpoints.save(self.checkpoints, stage, settings, *state, progress)
         return {"seconds": round(time.perf_counter() - started), "final_loss": _tail(losses)}
 
 
-def _progress(stage: str, steps: int) -> Callable[[int, float], None]:
+def _progress(stage: str, steps: int, first: int = 0) -> Callable[[int, float], None]:
     start, window = time.perf_counter(), []
 
     def report(index: int, loss: float) -> None:
         window.append(loss)
         if (index + 1) % 50 == 0 or index + 1 == steps:
             elapsed = time.perf_counter() - start
-            left = elapsed / (index + 1) * (steps - index - 1)
+            left = elapsed / (index + 1 - first) * (steps - index - 1)
             print(
                 f"{stage} step {index + 1}/{steps} loss {sum(window) / len(window):.4f} "
                 f"{elapsed:.0f}s elapsed, {left:.0f}s left",
@@ -173,7 +229,14 @@ def _progress(stage: str, steps: int) -> Callable[[int, float], None]:
     return report
 
 
-def train_stage_1(settings: Settings, tokenizer: Any, vocab_size: int) -> tuple[Any, Any, dict]:
+def train_stage_1(
+    settings: Settings,
+    tokenizer: Any,
+    vocab_size: int,
+    checkpoints: Path | None = None,
+    every: int = 200,
+    sitting: Sitting | None = None,
+) -> tuple[Any, Any, dict]:
     """Stage I UNet and T5 encoder, trained together; returns their EMA copies."""
     from diffusers import UNet2DConditionModel
     from transformers import T5Config, T5EncoderModel
@@ -182,8 +245,10 @@ def train_stage_1(settings: Settings, tokenizer: Any, vocab_size: int) -> tuple[
     rng = random.Random(settings.seed)
     unet = UNet2DConditionModel(**arch.STAGE_1_UNET)
     encoder = T5EncoderModel(T5Config(vocab_size=vocab_size, **arch.T5_CONFIG))
-    trainer = Trainer([unet, encoder], settings, settings.stage_1_steps)
-    cumprod = _scheduler(arch.SCHEDULER).alphas_cumprod
+    trainer = Trainer(
+        [unet, encoder], settings, settings.stage_1_steps, checkpoints, every, sitting
+    )
+    cumprod = _scheduler(arch.STAGE_1_SCHEDULER).alphas_cumprod
 
     def loss_at(_step: int) -> torch.Tensor:
         scenes = [training_scene(rng) for _ in range(settings.stage_1_batch)]
@@ -193,9 +258,9 @@ def train_stage_1(settings: Settings, tokenizer: Any, vocab_size: int) -> tuple[
         t = torch.randint(0, len(cumprod), (len(scenes),))
         noise = torch.randn_like(x0)
         out = unet(_noised(x0, noise, t, cumprod), t, encoder_hidden_states=embeds).sample
-        return _loss(out, x0, noise, t, cumprod, arch.SCHEDULER["prediction_type"])
+        return _loss(out, x0, noise, t, cumprod, arch.STAGE_1_SCHEDULER["prediction_type"])
 
-    facts = trainer.run("stage I", loss_at)
+    facts = trainer.run("stage I", loss_at, rng)
     return trainer.ema[0], trainer.ema[1], facts
 
 
@@ -215,14 +280,21 @@ def _crop(pictures: torch.Tensor, origins: list[tuple[int, int]]) -> torch.Tenso
     )
 
 
-def train_stage_2(settings: Settings, tokenizer: Any, encoder: Any) -> tuple[Any, dict]:
+def train_stage_2(
+    settings: Settings,
+    tokenizer: Any,
+    encoder: Any,
+    checkpoints: Path | None = None,
+    every: int = 200,
+    sitting: Sitting | None = None,
+) -> tuple[Any, dict]:
     """Stage II SR UNet with the stage I encoder frozen; returns its EMA copy."""
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(settings.seed + 1)
     rng = random.Random(settings.seed + 1)
     unet = UNet2DConditionModel(**arch.STAGE_2_UNET)
-    trainer = Trainer([unet], settings, settings.stage_2_steps)
+    trainer = Trainer([unet], settings, settings.stage_2_steps, checkpoints, every, sitting)
     cumprod = _scheduler(arch.STAGE_2_SCHEDULER).alphas_cumprod
     noising = _scheduler(arch.IMAGE_NOISING_SCHEDULER)
     side = arch.STAGE_2_SIDE
@@ -248,7 +320,7 @@ def train_stage_2(settings: Settings, tokenizer: Any, encoder: Any) -> tuple[Any
         ).sample
         return _loss(out, x0, noise, t, cumprod, arch.STAGE_2_SCHEDULER["prediction_type"])
 
-    return trainer.ema[0], trainer.run("stage II", loss_at)
+    return trainer.ema[0], trainer.run("stage II", loss_at, rng)
 
 
 def _tail(losses: list[float]) -> float:
@@ -299,21 +371,58 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="train stage II alone, on the tokenizer and encoder of OUT/IF-I-demo",
     )
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        help="where checkpoints go (default OUT/.checkpoints; removed once the run is done); "
+        "the same command run again goes on from the last one",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=200, metavar="STEPS")
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="STEPS",
+        help="take at most this many steps now, then save a checkpoint and stop (exit 3)",
+    )
     args = parser.parse_args(argv)
+    try:
+        _train(args, _command(argv or sys.argv[1:]))
+    except Stopped as stopped:
+        print(f"{stopped}; the same command goes on from there", file=sys.stderr)
+        raise SystemExit(3) from None
+
+
+def _command(argv: list[str]) -> str:
+    """The command to record: the one given, less how much of it this sitting did."""
+    kept: list[str] = []
+    for word in argv:
+        if kept[-1:] == ["--stop-after"]:
+            kept.pop()
+        elif not word.startswith("--stop-after="):
+            kept.append(word)
+    return " ".join(["python -m training.train_demo", *kept])
+
+
+def _train(args: argparse.Namespace, command: str) -> None:
+    defaults = Settings()
     settings = Settings(**{k: getattr(args, k) for k in asdict(defaults)})
+    sitting = Sitting(args.stop_after)
     torch.set_num_threads(settings.threads)
     from transformers import T5Tokenizer
 
     out: Path = args.out
-    command = " ".join(["python -m training.train_demo", *(argv or sys.argv[1:])])
+    saves: Path = args.checkpoints or out / ".checkpoints"
+    every = args.checkpoint_every
     scratch = out / ".tokenizer"
-    if args.only_stage_2:
+    if args.only_stage_2 or _stage_1_finished(out, saves, settings):
         tokenizer, encoder, record = _saved_stage_1(out)
         scratch = out / STAGE_1_FOLDER / "tokenizer"
     else:
         vocab_size = arch.write_t5_tokenizer(scratch, _tokenizer_sentences(settings.seed), 96)
         tokenizer = T5Tokenizer.from_pretrained(scratch)
-        unet_1, encoder, facts_1 = train_stage_1(settings, tokenizer, vocab_size)
+        unet_1, encoder, facts_1 = train_stage_1(
+            settings, tokenizer, vocab_size, saves, every, sitting
+        )
         write_repo(
             out / STAGE_1_FOLDER,
             arch.model_index("IFPipeline", arch.STAGE_1_SAMPLER),
@@ -323,7 +432,10 @@ def main(argv: list[str] | None = None) -> None:
             {"scheduler": arch.STAGE_1_SAMPLER},
         )
         record = {"settings": asdict(settings), "stage_1": facts_1, "commands": []}
-    unet_2, facts_2 = train_stage_2(settings, tokenizer, encoder)
+        arch.write_json(out / "training.json", record)  # what a resumed stage II reads
+        shutil.rmtree(scratch)
+        scratch = out / STAGE_1_FOLDER / "tokenizer"
+    unet_2, facts_2 = train_stage_2(settings, tokenizer, encoder, saves, every, sitting)
     write_repo(
         out / STAGE_2_FOLDER,
         arch.model_index(
@@ -339,16 +451,28 @@ def main(argv: list[str] | None = None) -> None:
             "image_noising_scheduler": arch.IMAGE_NOISING_SCHEDULER,
         },
     )
-    if not args.only_stage_2:
-        shutil.rmtree(scratch)
+    commands = record["commands"]
     record.update(
         stage_2=facts_2,
         torch=torch.__version__,
         machine=platform.machine(),
-        commands=[*record["commands"], command],
+        commands=commands if commands[-1:] == [command] else [*commands, command],
     )
     arch.write_json(out / "training.json", record)
+    arch.write_json(out / "vocabulary.json", vocabulary())  # for the unknown-words warning
+    shutil.rmtree(saves, ignore_errors=True)
     print(json.dumps(record, indent=2))
+
+
+def _stage_1_finished(out: Path, saves: Path, settings: Settings) -> bool:
+    """Whether an interrupted run with these settings already wrote its stage I."""
+    record = saves / "stage-I.json"
+    written = out / "training.json"
+    if not (record.is_file() and written.is_file()):
+        return False
+    facts, wrote = json.loads(record.read_text()), json.loads(written.read_text())
+    same = facts["settings"] == wrote["settings"] == asdict(settings)
+    return same and facts["step"] == settings.stage_1_steps and "stage_2" not in wrote
 
 
 def _saved_stage_1(out: Path) -> tuple[Any, Any, dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Prompts longer than T5 reads: the engine can only name a prompt, while a run from a
 prompt file knows its file and line, so the commands report long prompts here (and ask
-the engine not to repeat them). And the demo asked for a picture that is not square.
+the engine not to repeat them). And the demo asked for a picture that is not square,
+or for things it does not know.
 """
 
 from __future__ import annotations
@@ -13,23 +14,25 @@ from if_cli.commands.prompt_file import ARGUMENT, PromptItem
 from if_cli.engine.request import GenerationRequest
 from if_cli.errors import IFCliError
 
+MAX_WORD_WARNINGS = 10
+"""Prompts named in the demo's unknown-words warnings; the rest are counted in one line."""
+
 
 def warn_early(items: list[tuple[PromptItem, GenerationRequest]]) -> None:
     warn_long_prompts(items)
     warn_demo_shape(request for _, request in items)
+    warn_demo_words(items)
 
 
 def warn_demo_shape(requests: Iterable[GenerationRequest]) -> None:
     """Once: the demo learnt square scenes only, and repeats them across a wide picture."""
-    from if_cli.engine.catalog import shipped_model_path
     from if_cli.engine.picture_sizes import plan_sizes
     from if_cli.progress import warn
 
     for request in requests:
         if not (request.aspect or request.size or request.init):
             continue  # square: nothing to look up
-        demo = any(shipped_model_path(request.stage_options(n).model) for n in request.stages())
-        if not demo:
+        if not _runs_the_demo(request):
             continue
         first = plan_sizes(request)[1]
         if first.width != first.height:
@@ -38,6 +41,52 @@ def warn_demo_shape(requests: Iterable[GenerationRequest]) -> None:
                 "often shows its scene twice"
             )
             return
+
+
+def _runs_the_demo(request: GenerationRequest) -> bool:
+    from if_cli.engine.catalog import shipped_model_path
+
+    return any(shipped_model_path(request.stage_options(n).model) for n in request.stages())
+
+
+def _encodes_with_the_demo(request: GenerationRequest) -> bool:
+    """Whether the demo's text encoder reads the prompt: the first stage run is the demo's."""
+    from if_cli.engine.catalog import shipped_model_path
+
+    first = request.stages()[0]
+    return shipped_model_path(request.stage_options(first).model) is not None
+
+
+def warn_demo_words(items: Iterable[tuple[PromptItem, GenerationRequest]]) -> None:
+    """Once per prompt: the words the demo cascade will ignore; once: what it knows."""
+    from if_cli.engine.demo_words import demo_vocabulary, unknown_words
+    from if_cli.engine.tokens import shorten
+    from if_cli.progress import warn
+
+    told: set[str] = set()  # every prompt seen with unknown words, named or counted
+    named = untold = 0
+    for item, request in items:
+        if not (request.uses_text_encoder and _encodes_with_the_demo(request)):
+            continue
+        where = "" if item.source == ARGUMENT else f"{item.where}: "
+        if item.prompt in told or not (unknown := unknown_words(item.prompt)):
+            continue
+        told.add(item.prompt)
+        if named == MAX_WORD_WARNINGS:
+            untold += 1
+            continue
+        vocabulary = demo_vocabulary()
+        shown = "" if where else f" in {shorten(item.prompt, 60)!r}"
+        words = ", ".join(vocabulary.named(word) for word in unknown[:8])
+        words += f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+        them = "it" if len(unknown) == 1 else "them"
+        message = f"{where}the demo cascade does not know {words}{shown} and ignores {them}"
+        if not named:
+            message += f"; {vocabulary.summary()}"
+        warn(message)
+        named += 1
+    if untold:
+        warn(f"{untold:,} more prompts have words the demo cascade does not know")
 
 
 def warn_long_prompts(items: Iterable[tuple[PromptItem, GenerationRequest]]) -> None:

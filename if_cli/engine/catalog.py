@@ -77,7 +77,7 @@ PRESETS: dict[str, Preset] = {
         ("demo-I", "demo-II", MODEL_ALIASES["x4"]),
         last_stage=2,
         steps=(20, 10, 75),
-        guidance_scale=(7.0, 4.0, 9.0),
+        guidance_scale=(7.0, 1.0, 9.0),  # stage II follows its 32 px picture: no CFG
         watermark=False,  # IF's watermark marks IF's weights; the demo's are if-cli's own
     ),
 }
