@@ -85,7 +85,7 @@ def test_generate_through_the_worker_writes_the_same_bytes_and_sidecars(
 def test_json_lines_and_progress_are_the_ones_of_an_in_process_run(
     worker: Worker, tmp_path: Path
 ) -> None:
-    here, there = _both(worker, tmp_path, "generate", "a cube", "--seed", "3", *DEMO, "--json")
+    here, there = _both(worker, tmp_path, "generate", "a star", "--seed", "3", *DEMO, "--json")
     mine, theirs = json.loads(here.stdout), json.loads(there.stdout)
     for record in (mine, theirs):
         record.pop("timings_s")
@@ -120,7 +120,7 @@ def test_relative_model_paths_are_the_clients_and_a_missing_model_fails_alike(
 
     shipped = Path(if_cli.demo.__file__).parent
     shutil.copytree(shipped / "IF-II-demo", tmp_path / "mine")
-    args = ["generate", "a cube", "--seed", "4", *DEMO, "--stage-2-model", "./mine"]
+    args = ["generate", "a star", "--seed", "4", *DEMO, "--stage-2-model", "./mine"]
     _both(worker, tmp_path, *args)
     _same_files(tmp_path / "here", tmp_path / "there")
 
@@ -137,14 +137,14 @@ def test_a_worker_with_other_software_is_passed_by_and_named(
 ) -> None:
     """Another embedding cache folder would not make the same bytes: run here instead."""
     other = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    result = run_client(worker, "generate", "a cube", *DEMO, cwd=tmp_path, env=other)
+    result = run_client(worker, "generate", "a star", *DEMO, cwd=tmp_path, env=other)
     assert result.returncode == 0, result.stderr
     assert "XDG_CACHE_HOME" in result.stderr and "running in this process" in result.stderr
     sidecar = json.loads((tmp_path / result.stdout.strip()).with_suffix(".json").read_text())
     assert "worker" not in sidecar["runtime"]
 
     named = run_client(
-        worker, "generate", "a cube", *DEMO, "--worker", str(worker.socket), cwd=tmp_path, env=other
+        worker, "generate", "a star", *DEMO, "--worker", str(worker.socket), cwd=tmp_path, env=other
     )
     assert named.returncode == 11
     assert named.stderr.startswith("if-cli: error: the worker at ")
@@ -166,11 +166,11 @@ def test_a_socket_left_by_a_dead_worker_is_run_past_or_named(tmp_path: Path, hf_
     left.bind(str(runtime / "if-cli" / "worker.sock"))
     left.close()  # the file stays; nothing listens
     env = client_environment(hf_home, tmp_path / "home", runtime)
-    made = run_cli("generate", "a cube", *DEMO, env=env, cwd=tmp_path)
+    made = run_cli("generate", "a star", *DEMO, env=env, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     named = run_cli(
         "generate",
-        "a cube",
+        "a star",
         *DEMO,
         "--worker",
         str(runtime / "if-cli" / "worker.sock"),
@@ -223,7 +223,7 @@ def test_four_clients_of_ten_jobs_each_get_their_own_images_once(
 
 # Bad requests: each answered with the error shape, and the worker goes on ------------------
 
-GOOD = {"prompts": ["a cube"], "stage_1": {"model": "demo-I"}}
+GOOD = {"prompts": ["a star"], "stage_1": {"model": "demo-I"}}
 
 
 def _png(mode: str = "RGB", size: tuple[int, int] = (8, 8)) -> str:
@@ -256,9 +256,9 @@ BAD_REQUESTS: list[tuple[str, Any, int, str]] = [
     ("unknown setting", _job(settings={"x": 1}), 400, "unknown field 'x' in settings"),
     ("cache size as text", _job(settings={"embedding_cache_gib": "2"}), 400, "wrong type"),
     ("cache flag as number", _job(settings={"embedding_cache": 1}), 400, "wrong type"),
-    ("request not an object", _job("a cube"), 400, "must be an object"),
+    ("request not an object", _job("a star"), 400, "must be an object"),
     ("no prompts", _job({}), 400, "request.prompts is missing"),
-    ("prompts a string", _with(prompts="a cube"), 400, "must be a list"),
+    ("prompts a string", _with(prompts="a star"), 400, "must be a list"),
     ("a prompt a number", _with(prompts=[5]), 400, "request.prompts[0] must be a string"),
     ("no prompt at all", _with(prompts=[]), 400, "no prompt given"),
     ("an empty prompt", _with(prompts=["  "]), 400, "the prompt is empty"),
@@ -381,7 +381,7 @@ def test_a_model_path_no_file_system_takes_is_no_model_folder(
     worker: Worker, tmp_path: Path
 ) -> None:
     result = run_client(
-        worker, "generate", "a cube", *DEMO, "--stage-1-model", "a" * 300, cwd=tmp_path
+        worker, "generate", "a star", *DEMO, "--stage-1-model", "a" * 300, cwd=tmp_path
     )
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith("if-cli: error: no model folder at aaaa")
@@ -395,7 +395,7 @@ def test_without_a_runtime_folder_to_trust_commands_run_here(tmp_path: Path, hf_
     (temporary / f"runtime-{os.geteuid()}").symlink_to(tmp_path)
     env = client_environment(hf_home, tmp_path / "home", tmp_path, TMPDIR=str(temporary))
     env.pop("XDG_RUNTIME_DIR")
-    made = run_cli("generate", "a cube", *DEMO, env=env, cwd=tmp_path)
+    made = run_cli("generate", "a star", *DEMO, env=env, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert "no private runtime folder" in made.stderr
     status = run_cli("serve", "--status", env=env, cwd=tmp_path)
@@ -436,7 +436,7 @@ def test_a_socket_in_a_folder_others_can_open_is_not_trusted(tmp_path: Path, hf_
     listening.listen()
     env = client_environment(hf_home, tmp_path / "home", runtime)
     try:
-        made = run_cli("generate", "a cube", *DEMO, env=env, cwd=tmp_path)
+        made = run_cli("generate", "a star", *DEMO, env=env, cwd=tmp_path)
     finally:
         listening.close()
     assert made.returncode == 0, made.stderr

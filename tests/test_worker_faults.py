@@ -62,7 +62,7 @@ def test_ctrl_c_in_a_client_cancels_its_job_and_the_worker_goes_on(
         extra_env={"IF_CLI_FAULT": "pause@stage_2", "IF_CLI_FAULT_RELEASE": str(release)},
     )
     try:
-        first = start_client(worker, "generate", "a cube", *DEMO, "-o", "first", cwd=tmp_path)
+        first = start_client(worker, "generate", "a star", *DEMO, "-o", "first", cwd=tmp_path)
         _wait_for(worker, "paused at stage_2")
         first.send_signal(signal.SIGINT)
         _out, err = first.communicate(timeout=60)
@@ -90,7 +90,7 @@ def test_out_of_memory_in_the_worker_is_exit_5_and_the_worker_stays_up(
         extra_env={"IF_CLI_FAULT": "oom@stage_1>1"},
     )
     try:
-        args = ["generate", "a cube", *DEMO, "--num-images", "2", "--batch-size", "2"]
+        args = ["generate", "a star", *DEMO, "--num-images", "2", "--batch-size", "2"]
         failed = run_client(worker, *args, "-o", "a", cwd=tmp_path)
         assert failed.returncode == 5, failed.stderr
         assert failed.stderr.splitlines()[-1].startswith("if-cli: error: cpu ran out of memory;")
@@ -110,7 +110,7 @@ def test_sigterm_stops_the_running_job_and_exits_cleanly(hf_home: Path, tmp_path
         tmp_path / "home",
         extra_env={"IF_CLI_FAULT": "pause@stage_2", "IF_CLI_FAULT_RELEASE": str(release)},
     )
-    client = start_client(worker, "generate", "a cube", *DEMO, "-o", "out", cwd=tmp_path)
+    client = start_client(worker, "generate", "a star", *DEMO, "-o", "out", cwd=tmp_path)
     _wait_for(worker, "paused at stage_2")
     worker.process.send_signal(signal.SIGTERM)
     time.sleep(0.5)
@@ -160,10 +160,10 @@ def test_tcp_asks_for_the_key_and_never_shows_it(hf_home: Path, tmp_path: Path) 
         assert refused.json()["error"]["exit_code"] == 11
         assert httpx.get(url, headers={"authorization": f"Bearer {key}"}, timeout=10).is_success
         address = ["--worker", f"http://127.0.0.1:{port}"]
-        no_key = run_client(worker, "generate", "a cube", *DEMO, *address, cwd=tmp_path)
+        no_key = run_client(worker, "generate", "a star", *DEMO, *address, cwd=tmp_path)
         assert no_key.returncode == 11 and "needs its key" in no_key.stderr
         made = run_client(
-            worker, "generate", "a cube", *DEMO, *address, cwd=tmp_path, env={"IF_CLI_API_KEY": key}
+            worker, "generate", "a star", *DEMO, *address, cwd=tmp_path, env={"IF_CLI_API_KEY": key}
         )
         assert made.returncode == 0, made.stderr
         status = run_client(worker, "serve", "--status", "--json", cwd=tmp_path).stdout
@@ -222,7 +222,7 @@ def test_a_mistyped_worker_address_is_a_usage_error(
 ) -> None:
     """Rejected before anything runs (``offf`` would be a socket path, and not exist)."""
     result = subprocess.run(
-        [str(CLI), "generate", "a cube", *DEMO, "--worker", typo],
+        [str(CLI), "generate", "a star", *DEMO, "--worker", typo],
         capture_output=True,
         text=True,
         env={**os.environ, "HOME": str(tmp_path)},
