@@ -32,14 +32,16 @@ def _environment(hf_home: Path, home: Path, **extra: str) -> dict[str, str]:
 
 
 def _interruptible(then: Callable[[], None] | None = None) -> Callable[[], None]:
-    """In the child: Ctrl-C back to its default, as in a terminal.
+    """In the child: Ctrl-C and hang-up back to their defaults, as in a terminal.
 
-    A shell starts background jobs with SIGINT ignored, and a program started so keeps
-    ignoring it (as it should); the tests must not depend on how pytest was started.
+    A shell starts background jobs with SIGINT ignored, ``nohup`` starts its command
+    with SIGHUP ignored, and a program started so keeps ignoring them (as it should);
+    the tests must not depend on how pytest was started.
     """
 
     def apply() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         if then is not None:
             then()
 

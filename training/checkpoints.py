@@ -40,6 +40,11 @@ def _paths(folder: Path, stage: str) -> tuple[Path, Path]:
     return folder / f"{stage}.safetensors", folder / f"{stage}.json"
 
 
+def record_path(folder: Path, stage: str) -> Path:
+    """Where ``stage``'s checkpoint record (its step, settings and losses) is kept."""
+    return _paths(folder, stage)[1]
+
+
 def save(
     folder: Path,
     stage: str,

@@ -42,6 +42,7 @@ from training.scenes import Scene, random_scene, render, training_scene, vocabul
 
 STAGE_1_FOLDER = "IF-I-demo"
 STAGE_2_FOLDER = "IF-II-demo"
+STAGE_1_LABEL = "stage I"
 CFG_DROPOUT = 0.1  # IF trained with 10 % empty captions
 AUG_MAX = 500  # stage II's noise augmentation levels are drawn from [0, AUG_MAX)
 CROP = 64  # stage II trains on 64 px crops of the 128 px scene
@@ -183,7 +184,7 @@ class Trainer:
     ) -> dict[str, float]:
         """Take every step on the loss ``loss_at(step)`` gives (``rng`` draws its scenes);
         the time taken and the final loss. Goes on from a checkpoint where there is one."""
-        stage = label.replace(" ", "-")
+        stage = _checkpoint_name(label)
         settings = asdict(self.settings)
         state = (self.modules, self.ema, self.optimizer, rng)
         done = checkpoints.Progress(0, [], 0.0)
@@ -208,6 +209,10 @@ class Trainer:
                 progress = checkpoints.Progress(finished, losses, elapsed)
                 checkpoints.save(self.checkpoints, stage, settings, *state, progress)
         return {"seconds": round(time.perf_counter() - started), "final_loss": _tail(losses)}
+
+
+def _checkpoint_name(label: str) -> str:
+    return label.replace(" ", "-")
 
 
 def _progress(stage: str, steps: int, first: int = 0) -> Callable[[int, float], None]:
@@ -260,7 +265,7 @@ def train_stage_1(
         out = unet(_noised(x0, noise, t, cumprod), t, encoder_hidden_states=embeds).sample
         return _loss(out, x0, noise, t, cumprod, arch.STAGE_1_SCHEDULER["prediction_type"])
 
-    facts = trainer.run("stage I", loss_at, rng)
+    facts = trainer.run(STAGE_1_LABEL, loss_at, rng)
     return trainer.ema[0], trainer.ema[1], facts
 
 
@@ -466,7 +471,7 @@ def _train(args: argparse.Namespace, command: str) -> None:
 
 def _stage_1_finished(out: Path, saves: Path, settings: Settings) -> bool:
     """Whether an interrupted run with these settings already wrote its stage I."""
-    record = saves / "stage-I.json"
+    record = checkpoints.record_path(saves, _checkpoint_name(STAGE_1_LABEL))
     written = out / "training.json"
     if not (record.is_file() and written.is_file()):
         return False
