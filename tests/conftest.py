@@ -29,6 +29,22 @@ os.environ["XDG_RUNTIME_DIR"] = str(_ISOLATED_HOME / "run")
 os.environ.pop("HF_HUB_CACHE", None)
 os.environ.pop("HF_TOKEN", None)
 
+
+def _threads_per_xdist_worker(workers: int) -> int:
+    """The cores divided among pytest-xdist's workers. Each worker, and each ``if-cli`` it
+    starts, would otherwise run PyTorch on every core: on CI's 2 cores, two workers at two
+    threads each ran the parity tests 1.9x slower than at one thread each."""
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
+# In each xdist worker (the controller runs no test), before PyTorch is imported; the
+# environment carries it to every CLI run a test starts. A value the caller set wins.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    os.environ.setdefault(
+        "OMP_NUM_THREADS",
+        str(_threads_per_xdist_worker(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))),
+    )
+
 from tests.tiny_cascade import write_tiny_cascade  # noqa: E402
 
 HUB_IDS = {
