@@ -38,7 +38,7 @@ from PIL import Image
 
 from training import architecture as arch
 from training import checkpoints
-from training.cpu_bf16 import bf16_warning, this_cpus_flags
+from training.cpu_bf16 import bf16_warning, native_bf16
 from training.scenes import Scene, random_scene, render, training_scene, vocabulary
 
 STAGE_1_FOLDER = "IF-I-demo"
@@ -48,6 +48,9 @@ CFG_DROPOUT = 0.1  # IF trained with 10 % empty captions
 AUG_MAX = 500  # stage II's noise augmentation levels are drawn from [0, AUG_MAX)
 CROP = 64  # stage II trains on 64 px crops of the 128 px scene
 MIN_SNR_GAMMA = 5.0
+
+
+PRECISIONS = ("bf16", "fp32")  # bf16: autocast on the CPU; fp32: none (cpu_bf16.py)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Settings:
     warmup: int = 100
     ema_decay: float = 0.998
     threads: int = 2
-    precision: str = "bf16"  # autocast: 1.5x "fp32"'s speed with AVX-512 BF16 (cpu_bf16.py)
+    precision: str = "bf16"  # one of PRECISIONS; bf16 autocast: 1.5x fp32 with AVX-512 BF16
 
 
 def _to_tensor(pictures: list[Image.Image]) -> torch.Tensor:
@@ -371,7 +374,8 @@ def main(argv: list[str] | None = None) -> None:
     defaults = Settings()
     for name, value in asdict(defaults).items():
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, type=type(value), default=value)
+        choices = PRECISIONS if name == "precision" else None  # a typo must not mean fp32
+        parser.add_argument(flag, type=type(value), default=value, choices=choices)
     parser.add_argument(
         "--only-stage-2",
         action="store_true",
@@ -414,7 +418,7 @@ def _train(args: argparse.Namespace, command: str) -> None:
     settings = Settings(**{k: getattr(args, k) for k in asdict(defaults)})
     sitting = Sitting(args.stop_after)
     torch.set_num_threads(settings.threads)
-    if warning := bf16_warning(settings.precision, this_cpus_flags()):
+    if warning := bf16_warning(settings.precision, native_bf16()):
         print(warning, file=sys.stderr, flush=True)
     from transformers import T5Tokenizer
 
