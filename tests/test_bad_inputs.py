@@ -132,6 +132,12 @@ class Materials(dict[str, str]):
     def _huge_txt(self, path: Path) -> None:
         path.write_text("a fox " * 5000 + "\n")
 
+    def _json_in_text_txt(self, path: Path) -> None:
+        path.write_text('a red fox\n# a cat, as JSON\n{"prompt": "a cat", "seed": 3}\n')
+
+    def _text_in_json_txt(self, path: Path) -> None:
+        path.write_text('{"prompt": "a red fox"}\n\na cat on a mat\n')
+
     # Configs and sidecars
     def _broken_toml(self, path: Path) -> None:
         path.write_text("steps = = 3\n")
@@ -150,6 +156,9 @@ class Materials(dict[str, str]):
 
     # Model folders that are not models
     def _empty_model(self, path: Path) -> None:
+        path.mkdir()
+
+    def _empty_hf_home(self, path: Path) -> None:
         path.mkdir()
 
     def _broken_index(self, path: Path) -> None:
@@ -453,6 +462,13 @@ CASES: dict[str, Case] = {
     "model not cached": case(
         "generate", "x", "--stage-1-model", "I-M", code=3, says="is not in the Hugging Face cache"
     ),
+    "demo to stage III, x4 not cached": case(
+        *("generate", "a red circle", "--model", "demo", "--stages", "3"),
+        code=3,
+        says="the demo's own stages end at stage II (128 px): "
+        "--stages 2, or run `if-cli download x4`",
+        env={"HF_HOME": "<empty-hf-home>"},
+    ),
     "model folder missing": case(
         "generate", "x", "--stage-2-model", "/no/such/folder", code=3, says="no model folder"
     ),
@@ -527,6 +543,10 @@ CASES: dict[str, Case] = {
     "line name object": lines("name-object.jsonl", '1: "name" must be a string, got an object'),
     "line without prompt": lines("no-prompt.jsonl", '1: "prompt" is missing'),
     "line nested deep": lines("deep.jsonl", "1: nested more than 64 levels deep"),
+    "JSON line in a text file": lines(
+        "json-in-text.txt", "3: a JSON Lines object in a plain-text prompt file (line 1 is"
+    ),
+    "text line in a JSON file": lines("text-in-json.txt", "3: plain text in a JSON Lines"),
     "line of a billion images": lines("billion.jsonl", '1: "num_images" must be from 1 to 10000'),
     "run of too many images": case(
         "generate", "--prompts", "<too-many.jsonl>", says="one run makes at most 100,000"

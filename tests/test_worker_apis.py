@@ -470,7 +470,7 @@ def test_interrupt_never_stops_a_job_of_if_clis_own_commands(
     served: Served, tmp_path: Path
 ) -> None:
     command = start_client(
-        served.worker, "generate", PROMPT, "--model", "demo", "--steps", "300", "-q", cwd=tmp_path
+        served.worker, "generate", PROMPT, "--model", "demo", "--steps", "60", "-q", cwd=tmp_path
     )
     deadline = time.monotonic() + 60
     while not served.worker.status()["running"]:

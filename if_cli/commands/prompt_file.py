@@ -4,7 +4,8 @@ Plain text skips blank lines and ``#`` comments. In JSON Lines each object sets
 ``prompt`` and may override any per-image option of ``generate`` (``seed``,
 ``num_images``, ``steps``, ``guidance_scale``, ``name`` …); each value must have its
 option's type (``"watermark": false``, not ``"no"``), and null means "not set on this
-line". Every problem is reported with its file and line before any model is loaded.
+line". A file is one kind throughout: a line of the other kind is refused rather than
+drawn as text. Every problem is reported with its file and line before any model loads.
 """
 
 from __future__ import annotations
@@ -87,12 +88,31 @@ def _is_json_lines(source: str, lines: list[str]) -> bool:
     return first.startswith("{")
 
 
+MIXED_HINT = "a prompt file is plain text or JSON Lines throughout (a .jsonl name: JSON Lines)"
+
+
+def _looks_like_an_item(text: str) -> bool:
+    """A line of a plain-text file that is really a JSON Lines object: taken as a prompt,
+    its braces and keys would be drawn, so it is refused instead."""
+    if not text.startswith("{"):
+        return False
+    try:
+        data = parse_json(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "prompt" in data
+
+
 def _json_item(source: str, number: int, text: str) -> PromptItem:
     where = f"{source}:{number}"
     try:
         data = parse_json(text)
     except ValueError as exc:
-        raise InvalidRequestError(f"{where}: {exc}") from exc
+        if text.startswith(("{", "[", '"')):
+            raise InvalidRequestError(f"{where}: {exc}") from exc
+        raise InvalidRequestError(
+            f"{where}: plain text in a JSON Lines prompt file", hint=MIXED_HINT
+        ) from exc
     if not isinstance(data, dict):
         raise InvalidRequestError(f"{where}: each line must be a JSON object")
     unknown = sorted(set(data) - set(ITEM_FIELDS))
@@ -117,14 +137,21 @@ def read_prompt_file(source: str) -> list[PromptItem]:
     lines = _read_text(source).splitlines()
     label = "<stdin>" if source == "-" else source
     json_lines = _is_json_lines(source, lines)
-    items = []
+    items: list[PromptItem] = []
     for number, raw in enumerate(lines, start=1):
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
-        items.append(
-            _json_item(label, number, text) if json_lines else PromptItem(label, number, text)
-        )
+        if json_lines:
+            items.append(_json_item(label, number, text))
+        elif _looks_like_an_item(text):
+            raise InvalidRequestError(
+                f"{label}:{number}: a JSON Lines object in a plain-text prompt file "
+                f"(line {items[0].line} is plain text)",
+                hint=MIXED_HINT,
+            )
+        else:
+            items.append(PromptItem(label, number, text))
     if not items:
         raise InvalidRequestError(f"{label}: no prompts in the file")
     return items

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from if_cli import fault_points
 from if_cli.engine import loading
-from if_cli.engine.catalog import PUBLISHED_PARAMETERS
+from if_cli.engine.catalog import PUBLISHED_PARAMETERS, SHIPPED_MODELS
 from if_cli.engine.embedding_cache import EmbeddingCache, encoder_identity
 from if_cli.engine.events import (
     STAGE_LABELS,
@@ -197,7 +197,7 @@ class Engine:
         if missing and not (
             published_sizes and all(r in PUBLISHED_PARAMETERS for r in missing.values())
         ):
-            raise not_downloaded(missing)
+            raise not_downloaded(missing, shipped=any(r in SHIPPED_MODELS for r in refs.values()))
         for stage, repo_id in missing.items():
             sources[stage] = ModelSource(ref=refs[stage], path=Path(), repo_id=repo_id)
         device = resolve_device(request.placement.device)

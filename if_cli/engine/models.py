@@ -115,8 +115,12 @@ def find_models(refs: dict[int, str]) -> tuple[dict[int, ModelSource], dict[int,
     return sources, missing
 
 
-def not_downloaded(missing: dict[int, str]) -> NotDownloadedError:
-    """One error naming every model to download, with the one command that fetches them."""
+def not_downloaded(missing: dict[int, str], shipped: bool = False) -> NotDownloadedError:
+    """One error naming every model to download, with the one command that fetches them.
+
+    ``shipped``: the run's other stages are the demo's, so the hint does not offer the
+    demo again; where only stage III is missing, it says the demo ends at stage II.
+    """
     from huggingface_hub import constants
 
     repos = list(dict.fromkeys(missing.values()))
@@ -126,11 +130,20 @@ def not_downloaded(missing: dict[int, str]) -> NotDownloadedError:
         what = f"model {repos[0]} is"
     else:
         what = f"models {', '.join(repos[:-1])} and {repos[-1]} are"
+    download = f"run `if-cli download {' '.join(names)}`"
+    if shipped and missing.keys() == {3}:
+        hint = f"the demo's own stages end at stage II (128 px): --stages 2, or {download}"
+    elif shipped:
+        hint = f"{download}, or pass local folders"
+    else:
+        hint = (
+            f"{download}, or pass local folders "
+            "(--model demo runs the demo that ships with if-cli, offline)"
+        )
     return NotDownloadedError(
         f"{what} not in the Hugging Face cache at {constants.HF_HUB_CACHE}{offline}",
         repos[0],
-        hint=f"run `if-cli download {' '.join(names)}`, or pass local folders "
-        "(--model demo runs the demo that ships with if-cli, offline)",
+        hint=hint,
     )
 
 
