@@ -165,6 +165,28 @@ def test_upscale_of_a_256_picture_runs_stage_three_alone(cli: Cli, tmp_path: Pat
     assert refused.returncode == 2 and "already 256 px or more" in refused.stderr
 
 
+def test_an_upscale_that_makes_no_more_pixels_says_so_before_it_runs(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The demo ends at 128 px and IF at 1024: a picture that big is shrunk and drawn
+    again, which the user hears before anything loads; a smaller one is enlarged quietly."""
+    cases = [
+        (128, ["--model", "demo"], "128×128 px and the last stage makes 128×128 px: it is "
+         "shrunk to 32×32 px and drawn again, not enlarged"),
+        (1024, [], "1024×1024 px and the last stage makes 1024×1024 px: it is shrunk to "
+         "256×256 px and drawn again"),
+        (96, ["--model", "demo"], None),
+    ]  # fmt: skip
+    for side, model, says in cases:
+        photo = write_picture(tmp_path / f"{side}.png", (side, side))
+        planned = cli("upscale", str(photo), "a harbour", *model, "--dry-run")
+        assert planned.returncode == 0, planned.stderr
+        if says is None:
+            assert "not enlarged" not in planned.stderr
+        else:
+            assert f"warning: {photo} is already {says}" in planned.stderr
+
+
 def test_a_picture_on_stdin_is_upscaled(cli: Cli, tmp_path: Path) -> None:
     photo = write_picture(tmp_path / "piped.png", (64, 64))
     out = str(tmp_path / "out")

@@ -97,3 +97,29 @@ def test_no_word_warning_when_another_model_reads_the_prompt(cli: Cli) -> None:
         *("generate", "a red fox", "--model", "demo", "--stage-1-model", "I-XL", "--dry-run")
     )
     assert mixed.returncode == 0 and not _warnings(mixed.stderr), mixed.stderr
+
+
+def test_a_negative_prompt_is_checked_like_the_prompt(cli: Cli, tmp_path: Path) -> None:
+    """The demo's encoder reads the negative prompt too: "blurry, low quality" does
+    nothing there, and the user hears so, once per text, as for the prompt."""
+    done = cli(
+        *("generate", "a red circle", "--negative-prompt", "blurry, low quality, blue"),
+        *("--model", "demo", "--dry-run"),
+    )
+    assert done.returncode == 0, done.stderr
+    (warned,) = _warnings(done.stderr)
+    assert warned.startswith(
+        "if-cli: warning: the demo cascade does not know 'blurry', 'low', 'quality' in the "
+        "negative prompt 'blurry, low quality, blue' and ignores them; it knows circles"
+    )
+    queue = tmp_path / "queue.jsonl"
+    line = {"prompt": "a red circle", "negative_prompt": "ugly"}
+    queue.write_text(json.dumps(line) + "\n" + json.dumps(line | {"prompt": "a fox"}) + "\n")
+    lines = cli("generate", "--prompts", str(queue), "--model", "demo", "--dry-run")
+    assert _warnings(lines.stderr)[0].startswith(
+        f"if-cli: warning: {queue}:1: the demo cascade does not know 'ugly' in the negative "
+        "prompt and ignores it; it knows"
+    )
+    assert _warnings(lines.stderr)[1:] == [
+        f"if-cli: warning: {queue}:2: the demo cascade does not know 'fox' and ignores it"
+    ]

@@ -139,7 +139,7 @@ def test_generate_from_a_picture_makes_it_again_and_takes_changes(cli: Cli, tmp_
     with Image.open(picture) as a, Image.open(tmp_path / again.stdout.strip()) as b:
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     changed = cli("generate", "--from", str(picture), "--seed", "6", "--dry-run")
-    assert "images: 1 (seeds 6…6)" in changed.stdout and "stages 1–1" in changed.stdout
+    assert "images: 1 (seeds 6)" in changed.stdout and "stages 1–1" in changed.stdout
 
     from PIL import PngImagePlugin
 
@@ -150,4 +150,4 @@ def test_generate_from_a_picture_makes_it_again_and_takes_changes(cli: Cli, tmp_
     foreign = cli("generate", "--from", "a1111.png", "--model", "demo", "--dry-run")
     assert foreign.returncode == 0, foreign.stderr
     assert "a1111.png: not applicable to IF, left out: Sampler, Model" in foreign.stderr
-    assert "images: 1 (seeds 77…77)" in foreign.stdout
+    assert "images: 1 (seeds 77)" in foreign.stdout

@@ -20,8 +20,31 @@ MAX_WORD_WARNINGS = 10
 
 def warn_early(items: list[tuple[PromptItem, GenerationRequest]]) -> None:
     warn_long_prompts(items)
+    warn_upscale_no_bigger(request for _, request in items)
     warn_demo_shape(request for _, request in items)
     warn_demo_words(items)
+
+
+def warn_upscale_no_bigger(requests: Iterable[GenerationRequest]) -> None:
+    """An upscale whose last stage makes no more pixels than the picture has: it is shrunk
+    to the first stage's input and drawn again (the demo ends at 128 px, IF's stage III
+    at 1024), which is worth a run only when that is what the user meant."""
+    from if_cli.engine.picture_sizes import plan_sizes
+    from if_cli.progress import warn
+
+    for request in requests:
+        init = request.init
+        if request.flow != "upscale" or init is None:
+            continue
+        sizes = plan_sizes(request)
+        made, start = sizes[request.last_stage], sizes[request.first_stage - 1]
+        width, height = init.original_size
+        if made.width <= width and made.height <= height:
+            warn(
+                f"{init.source} is already {width}×{height} px and the last stage makes "
+                f"{made.width}×{made.height} px: it is shrunk to {start.width}×{start.height} "
+                "px and drawn again, not enlarged"
+            )
 
 
 def warn_demo_shape(requests: Iterable[GenerationRequest]) -> None:
@@ -58,33 +81,40 @@ def _encodes_with_the_demo(request: GenerationRequest) -> bool:
 
 
 def warn_demo_words(items: Iterable[tuple[PromptItem, GenerationRequest]]) -> None:
-    """Once per prompt: the words the demo cascade will ignore; once: what it knows."""
+    """Once per prompt (and negative prompt): the words the demo cascade will ignore;
+    once: what it knows."""
     from if_cli.engine.demo_words import demo_vocabulary, unknown_words
     from if_cli.engine.tokens import shorten
     from if_cli.progress import warn
 
-    told: set[str] = set()  # every prompt seen with unknown words, named or counted
+    told: set[tuple[str, str]] = set()  # every text seen with unknown words, named or counted
     named = untold = 0
     for item, request in items:
         if not (request.uses_text_encoder and _encodes_with_the_demo(request)):
             continue
         where = "" if item.source == ARGUMENT else f"{item.where}: "
-        if item.prompt in told or not (unknown := unknown_words(item.prompt)):
-            continue
-        told.add(item.prompt)
-        if named == MAX_WORD_WARNINGS:
-            untold += 1
-            continue
-        vocabulary = demo_vocabulary()
-        shown = "" if where else f" in {shorten(item.prompt, 60)!r}"
-        words = ", ".join(vocabulary.named(word) for word in unknown[:8])
-        words += f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
-        them = "it" if len(unknown) == 1 else "them"
-        message = f"{where}the demo cascade does not know {words}{shown} and ignores {them}"
-        if not named:
-            message += f"; {vocabulary.summary()}"
-        warn(message)
-        named += 1
+        texts = [("", item.prompt), ("the negative prompt", request.negative_prompt or "")]
+        for which, text in texts:
+            if (which, text) in told or not (unknown := unknown_words(text)):
+                continue
+            told.add((which, text))
+            if named == MAX_WORD_WARNINGS:
+                untold += 1
+                continue
+            vocabulary = demo_vocabulary()
+            quoted = "" if where else repr(shorten(text, 60))
+            shown = " ".join(part for part in (which, quoted) if part)
+            words = ", ".join(vocabulary.named(word) for word in unknown[:8])
+            words += f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+            them = "it" if len(unknown) == 1 else "them"
+            message = (
+                f"{where}the demo cascade does not know {words}"
+                f"{' in ' + shown if shown else ''} and ignores {them}"
+            )
+            if not named:
+                message += f"; {vocabulary.summary()}"
+            warn(message)
+            named += 1
     if untold:
         warn(f"{untold:,} more prompts have words the demo cascade does not know")
 

@@ -205,10 +205,10 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
         progress_reporter(quiet) as on_progress,
         _engine(options, on_progress, worker, quiet) as engine,
     ):
-        for number, chunk in enumerate(chunks, start=1):
-            if options.dry_run:
-                _print_plan(engine, chunk, number, len(chunks), run)
-            else:
+        if options.dry_run:
+            _print_plans(engine, chunks, run)
+        else:
+            for chunk in chunks:
                 _make_chunk(engine, chunk, writer, options, tally)
     sys.stdout.flush()
     if options.dry_run:
@@ -368,12 +368,14 @@ def _fail_or_go_on(
     say(f"error: {error}; {len(lost)} image(s) failed{where}, going on")
 
 
-def _print_plan(
-    engine: Engine, chunk: Chunk, number: int, total: int, run: RandomSeed | None
-) -> None:
-    from if_cli.plan_report import format_plan
+def _print_plans(engine: Engine, chunks: list[Chunk], run: RandomSeed | None) -> None:
+    """Each chunk planned, loading nothing; chunks that share a plan are shown once."""
+    from if_cli.plan_report import FoldedPlans
 
-    if total > 1:
-        emit(f"# chunk {number}/{total}: {len(chunk.jobs)} image(s)")
     fresh = run is not None and not run.resumed  # the real run draws its own seed
-    emit(format_plan(engine.prepare(chunk.request, published_sizes=True), random_seed=fresh))
+    plans = FoldedPlans(len(chunks), random_seed=fresh)
+    for number, chunk in enumerate(chunks, start=1):
+        if text := plans.add(number, engine.prepare(chunk.request, published_sizes=True)):
+            emit(text)
+    if text := plans.finish():
+        emit(text)
