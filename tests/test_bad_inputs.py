@@ -445,7 +445,9 @@ CASES: dict[str, Case] = {
     "mask all black": case("inpaint", GOOD, "<black.png>", "x", says="all black"),
     "mask all white": case("inpaint", GOOD, "<white.png>", "x", says="all white"),
     "two stdins": case("inpaint", "-", "-", "x", says="only one"),
-    "upscale to 256 of 256": case("upscale", "<big.png>", "--to", "256", says="256"),
+    "upscale to 256 from 256": case(
+        "upscale", "<big.png>", "--to", "256", "--from", "256", says="stops after stage II"
+    ),
     "style at stage 1": case("style", GOOD, "x", "--stages", "1", says="must be 2 or more"),
     # Output paths and names.
     "out is a file": case("generate", "x", "-o", "<a-file>", code=6, says="is not a directory"),
@@ -465,8 +467,8 @@ CASES: dict[str, Case] = {
     "demo to stage III, x4 not cached": case(
         *("generate", "a red circle", "--model", "demo", "--stages", "3"),
         code=3,
-        says="the demo's own stages end at stage II (128 px): "
-        "--stages 2, or run `if-cli download x4`",
+        says="the demo's own stages end at stage II (128 px): stop there (--stages 2; "
+        "upscale --to 256), or run `if-cli download x4`",
         env={"HF_HOME": "<empty-hf-home>"},
     ),
     "model folder missing": case(

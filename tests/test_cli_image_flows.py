@@ -161,8 +161,11 @@ def test_upscale_of_a_256_picture_runs_stage_three_alone(cli: Cli, tmp_path: Pat
     side = _sidecar(png)
     assert _size(png) == (1024, 1024) and side["request"]["first_stage"] == 3
     assert set(side["timings_s"]) == {"stage_3"}  # no T5, no stage II
-    refused = cli("upscale", str(photo), "--to", "256", "-o", str(tmp_path / "out"))
-    assert refused.returncode == 2 and "already 256 px or more" in refused.stderr
+    redrawn = cli("upscale", str(photo), "--to", "256", "--dry-run")
+    assert redrawn.returncode == 0, redrawn.stderr
+    assert "stages 2–2" in redrawn.stdout and "300×300 px and the last stage" in redrawn.stderr
+    refused = cli("upscale", str(photo), "--to", "256", "--from", "256", "--dry-run")
+    assert refused.returncode == 2 and "but this run stops after stage II" in refused.stderr
 
 
 def test_an_upscale_that_makes_no_more_pixels_says_so_before_it_runs(
@@ -176,6 +179,8 @@ def test_an_upscale_that_makes_no_more_pixels_says_so_before_it_runs(
         (1024, [], "1024×1024 px and the last stage makes 1024×1024 px: it is shrunk to "
          "256×256 px and drawn again"),
         (96, ["--model", "demo"], None),
+        (300, ["--model", "demo"], "300×300 px and the last stage makes 128×128 px: it is "
+         "shrunk to 32×32 px and drawn again"),  # the demo has no stage III to start at
     ]  # fmt: skip
     for side, model, says in cases:
         photo = write_picture(tmp_path / f"{side}.png", (side, side))

@@ -83,6 +83,20 @@ def test_wildcards_expand_to_every_combination_or_a_seeded_sample(tmp_path: Path
         expand_items([PromptItem(ARGUMENT, 0, "a star")], sample=2, sample_seed=1)
 
 
+def test_a_prompt_file_that_starts_with_a_wildcard_is_plain_text(tmp_path: Path) -> None:
+    from if_cli.commands.prompt_file import read_prompt_file
+
+    queue = tmp_path / "queue.txt"
+    queue.write_text('{red|blue} circle\n  { "prompt": "a star"} is text here too\n')
+    assert [i.prompt for i in read_prompt_file(str(queue))] == [
+        "{red|blue} circle",
+        '{ "prompt": "a star"} is text here too',
+    ]
+    queue.write_text(' { "prompt": "a star"}\n{red|blue} circle\n')
+    with pytest.raises(InvalidRequestError, match=r"queue\.txt:2: plain text in a JSON Lines"):
+        read_prompt_file(str(queue))
+
+
 def test_a_sheet_follows_the_sweep_rows_per_prompt_and_seed_columns_per_value() -> None:
     def tile(prompt: str, seed: int, guidance: float) -> Tile:
         return Tile(

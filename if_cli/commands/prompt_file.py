@@ -10,6 +10,7 @@ drawn as text. Every problem is reported with its file and line before any model
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,7 +86,12 @@ def _is_json_lines(source: str, lines: list[str]) -> bool:
     if source.endswith((".jsonl", ".ndjson")):
         return True
     first = next((s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")), "")
-    return first.startswith("{")
+    return _starts_an_object(first)
+
+
+def _starts_an_object(text: str) -> bool:
+    """``{"…`` or ``{}``: a JSON object, not a ``{red|blue}`` wildcard."""
+    return re.match(r'\{\s*["}]', text) is not None
 
 
 MIXED_HINT = "a prompt file is plain text or JSON Lines throughout (a .jsonl name: JSON Lines)"
@@ -94,7 +100,7 @@ MIXED_HINT = "a prompt file is plain text or JSON Lines throughout (a .jsonl nam
 def _looks_like_an_item(text: str) -> bool:
     """A line of a plain-text file that is really a JSON Lines object: taken as a prompt,
     its braces and keys would be drawn, so it is refused instead."""
-    if not text.startswith("{"):
+    if not _starts_an_object(text):
         return False
     try:
         data = parse_json(text)
@@ -108,7 +114,7 @@ def _json_item(source: str, number: int, text: str) -> PromptItem:
     try:
         data = parse_json(text)
     except ValueError as exc:
-        if text.startswith(("{", "[", '"')):
+        if _starts_an_object(text) or text.startswith(("[", '"')):
             raise InvalidRequestError(f"{where}: {exc}") from exc
         raise InvalidRequestError(
             f"{where}: plain text in a JSON Lines prompt file", hint=MIXED_HINT

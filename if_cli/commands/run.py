@@ -236,8 +236,9 @@ def _run(jobs: list[ImageJob], options: RunOptions) -> None:
                 f"--seed {run.seed} makes these images again anywhere"
             )
     if counts["failed"]:
+        rest = "the rest are written" if counts["written"] else "none was written"
         raise SomeItemsFailed(
-            f"{counts['failed']} of {counts['todo']} image(s) failed; the rest are written",
+            f"{counts['failed']} of {counts['todo']} image(s) failed; {rest}",
             hint="run the same command again to retry only those",
         )
 

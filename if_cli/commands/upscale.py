@@ -56,21 +56,19 @@ def recorded_image(image: str) -> tuple[Path, dict[str, Any]] | None:
     return (sidecar, record) if record["files"]["image"] == picture.name else None
 
 
-def _first_stage(source: str, side: int, start: str, to: str) -> int:
-    chosen = start
+def _first_stage(side: int, start: str, to: str) -> int:
+    """Where the upscale starts: ``auto`` starts a picture of 256 px or more at stage III
+    when stage III runs; a run that stops after stage II (``--to 256``, and the demo,
+    which has no stage III of its own) starts every picture there, and a picture that
+    is already as large as it makes is drawn again, with a warning (early_warnings.py)."""
     if start == "auto":
-        start = "64" if side < LOW_RES_SIDE[3] else "256"
+        start = "64" if side < LOW_RES_SIDE[3] or to == "256" else "256"
     first = FIRST_STAGE_BY_SIZE[start]
-    if to == "256" and first == 3 and chosen != "auto":
-        raise InvalidRequestError(
-            "--from 256 starts at stage III, after the 256 px that --to 256 stops at",
-            hint="use --to 1024, or --from 64 to redo stage II",
-        )
     if to == "256" and first == 3:
         raise InvalidRequestError(
-            f"{source} is {side} px on its short side, already 256 px or more: stage II "
-            "has nothing to add",
-            hint="use --to 1024, or --from 64 to shrink it to 64 px and redo stage II",
+            "--from 256 starts at stage III, but this run stops after stage II "
+            "(--to 256; the demo cascade always does)",
+            hint="use --to 1024, or --from 64 to redo stage II",
         )
     return first
 
@@ -100,7 +98,8 @@ def upscale(
         typer.Option(
             "--from",
             help="Treat IMAGE as a 64 px picture (stage II, then III) or a 256 px one "
-            "(stage III only); auto: 64 when it is smaller than 256 px.",
+            "(stage III only); auto: 64 when it is smaller than 256 px or the run stops "
+            "at stage II.",
             rich_help_panel=opt.STAGES_PANEL,
         ),
     ] = "auto",
@@ -129,6 +128,6 @@ def upscale(
             say(f"using the {names} of {sidecar}")
         prompt = taken.pop("prompt", prompt)
         options.update(taken)
-    first = _first_stage(image, min(init.image.size), start, to)
+    first = _first_stage(min(init.image.size), start, to)
     options["stages"] = 2 if to == "256" else 3
     run_image_flow("upscale", init, prompt or "", options, first_stage=first)

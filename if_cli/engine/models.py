@@ -132,7 +132,10 @@ def not_downloaded(missing: dict[int, str], shipped: bool = False) -> NotDownloa
         what = f"models {', '.join(repos[:-1])} and {repos[-1]} are"
     download = f"run `if-cli download {' '.join(names)}`"
     if shipped and missing.keys() == {3}:
-        hint = f"the demo's own stages end at stage II (128 px): --stages 2, or {download}"
+        hint = (
+            "the demo's own stages end at stage II (128 px): stop there (--stages 2; "
+            f"upscale --to 256), or {download}"
+        )
     elif shipped:
         hint = f"{download}, or pass local folders"
     else:
