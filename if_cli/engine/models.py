@@ -115,6 +115,10 @@ def find_models(refs: dict[int, str]) -> tuple[dict[int, ModelSource], dict[int,
     return sources, missing
 
 
+OFFER_THE_DEMO = "(--model demo runs the demo that ships with if-cli, offline)"
+"""Said after a missing model's download command, unless the run already uses the demo."""
+
+
 def not_downloaded(missing: dict[int, str], shipped: bool = False) -> NotDownloadedError:
     """One error naming every model to download, with the one command that fetches them.
 
@@ -139,10 +143,7 @@ def not_downloaded(missing: dict[int, str], shipped: bool = False) -> NotDownloa
     elif shipped:
         hint = f"{download}, or pass local folders"
     else:
-        hint = (
-            f"{download}, or pass local folders "
-            "(--model demo runs the demo that ships with if-cli, offline)"
-        )
+        hint = f"{download}, or pass local folders {OFFER_THE_DEMO}"
     return NotDownloadedError(
         f"{what} not in the Hugging Face cache at {constants.HF_HUB_CACHE}{offline}",
         repos[0],
@@ -170,7 +171,7 @@ def _from_hub_cache(repo_id: str, ref: str) -> ModelSource:
             f"{offline}",
             repo_id,
             hint=f"run `if-cli download {short_name(repo_id)}`, or pass a local folder "
-            "(--model demo runs the demo that ships with if-cli, offline)",
+            f"{OFFER_THE_DEMO}",
         )
     snapshot = Path(found).parent
     return ModelSource(ref=ref, path=snapshot, repo_id=repo_id, revision=snapshot.name)
